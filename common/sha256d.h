@@ -1,0 +1,14 @@
+/*
+ * sha256d: Bitcoin's double SHA-256, the only hash a Stratum v1 proxy
+ * needs (coinbase txid, merkle folding, block header).
+ */
+#ifndef DPMP_SHA256D_H
+#define DPMP_SHA256D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void	sha256(const void *data, size_t len, uint8_t out[32]);
+void	sha256d(const void *data, size_t len, uint8_t out[32]);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * rpc: gRPC-style protobuf services over nng.  A request is an RpcRequest
+ * envelope ("Service.Method" + packed input) on a req/rep socket; the
+ * server dispatches through the protoc-c service descriptor, so adding a
+ * method is one line in the .proto and one handler.  Servers are
+ * non-blocking and polled from the caller's event loop through their
+ * receive descriptor; nng's own threads never call into our code.
+ */
+#ifndef DPMP_RPC_H
+#define DPMP_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "dpmp.pb-c.h"
+
+#define RPC_MAX_MSG	(4u << 20)	/* largest request or reply, bytes */
+
+/* gRPC status codes used in RpcResponse.code */
+enum rpc_code {
+	RPC_OK = 0,
+	RPC_INVALID_ARGUMENT = 3,
+	RPC_NOT_FOUND = 5,
+	RPC_RESOURCE_EXHAUSTED = 8,
+	RPC_FAILED_PRECONDITION = 9,
+	RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13,
+	RPC_UNAVAILABLE = 14,
+};
+
+/* A handler gets the unpacked input and sets *out to a message it
+ * allocated (freed by the layer with protobuf_c_message_free_unpacked
+ * semantics: see rpc_out_free) or returns an error code with err set. */
+typedef int (*rpc_handler)(void *ctx, const ProtobufCMessage *in,
+    ProtobufCMessage **out, char *err, size_t errlen);
+/* Frees what a handler returned in *out.  Each server names one. */
+typedef void (*rpc_out_free)(void *ctx, ProtobufCMessage *out);
+
+struct rpc_server;
+
+/* Listen on url (ipc:// or tcp://).  handlers[i] serves the service's
+ * method i (descriptor order); NULL answers UNIMPLEMENTED. */
+struct rpc_server *rpc_server_new(const char *url,
+	    const ProtobufCServiceDescriptor *svc, const rpc_handler *handlers,
+	    rpc_out_free out_free, void *ctx);
+void	rpc_server_free(struct rpc_server *srv);
+/* Descriptor that becomes readable when a request waits. */
+int	rpc_server_fd(struct rpc_server *srv);
+/* Serve every request that is waiting, without blocking.  Returns the
+ * number served. */
+int	rpc_server_poll(struct rpc_server *srv);
+
+struct rpc_client;
+
+/* Dial url (nng redials by itself).  timeout_ms bounds each call. */
+struct rpc_client *rpc_client_new(const char *url, int timeout_ms);
+void	rpc_client_free(struct rpc_client *cl);
+/* Call svc.method with in; on RPC_OK *out is the unpacked reply (free
+ * with protobuf_c_message_free_unpacked(*out, NULL)).  Returns an rpc_code
+ * (RPC_UNAVAILABLE when nothing answered in time) with err set. */
+int	rpc_call(struct rpc_client *cl, const ProtobufCServiceDescriptor *svc,
+	    const char *method, const ProtobufCMessage *in,
+	    ProtobufCMessage **out, char *err, size_t errlen);
+
+/* Events: a pub socket the dataplane listens on, sub sockets that dial. */
+struct rpc_pub;
+struct rpc_pub *rpc_pub_new(const char *url);
+void	rpc_pub_free(struct rpc_pub *pub);
+int	rpc_pub_send(struct rpc_pub *pub, const Dpmp__Event *ev);
+
+struct rpc_sub;
+struct rpc_sub *rpc_sub_new(const char *url);
+void	rpc_sub_free(struct rpc_sub *sub);
+int	rpc_sub_fd(struct rpc_sub *sub);
+/* Next event without blocking: the unpacked event (free with
+ * dpmp__event__free_unpacked) or NULL when none is waiting or a message
+ * was malformed (logged and dropped). */
+Dpmp__Event *rpc_sub_recv(struct rpc_sub *sub);
+
+#endif
