@@ -33,13 +33,16 @@ struct job {
 };
 
 /* Parse mining.notify params (the JSON array).  Fills *job (caller frees
- * with job_clear) or returns -1 with a reason in err. */
+ * with job_clear) or returns -1 with a reason in err.  *job is
+ * overwritten, not freed: job_clear it first if it held a job.  On -1
+ * *job is zeroed and owns nothing. */
 int	job_from_notify(const json_t *params, struct job *job, char *err,
 	    size_t errlen);
 /* Build notify params from a job (new reference), e.g. to re-emit it with
  * another id or another coinb1. */
 json_t	*job_to_notify(const struct job *job);
-/* Deep copy; -1 on allocation failure. */
+/* Deep copy into dst (overwritten, not freed); -1 on allocation
+ * failure, dst untouched. */
 int	job_copy(struct job *dst, const struct job *src);
 void	job_clear(struct job *job);
 

@@ -36,7 +36,9 @@ void	log_set_stream(FILE *fp);
 void	log_set_rate_limit(unsigned burst);
 bool	log_enabled(enum log_level level);
 
-/* fmt is a jansson pack format for an object ("{s:s,...}") or NULL. */
+/* fmt is a jansson pack format for an object ("{s:s,...}") or NULL.
+ * References passed with "o" are consumed even when the line is filtered
+ * out or rate-limited. */
 void	log_event(enum log_level level, const char *event, const char *fmt,
 	    ...);
 

@@ -43,7 +43,8 @@ struct stratum_msg {
 	json_t		*root;		/* owned; everything else borrowed */
 	json_t		*id;		/* json null when absent */
 	const char	*method;	/* NULL for responses */
-	json_t		*params;	/* array; empty array if absent */
+	json_t		*params;	/* array; empty array if absent or
+					 * null; NULL for responses */
 	json_t		*result;	/* responses: NULL if absent */
 	json_t		*error;		/* responses: NULL if null/absent */
 };
