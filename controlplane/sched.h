@@ -47,8 +47,10 @@ int	sched_set_weights(struct sched *s, const double *weights, size_t n,
 	    uint64_t now_ms);
 void	sched_set_pool_up(struct sched *s, int pool, bool up, uint64_t now_ms);
 
-/* Miners.  pool is where the dataplane has it now (-1: nowhere yet).
- * hashrate is the dataplane's estimate in H/s (0 = unknown). */
+/* Miners.  pool is where the dataplane has it now (-1: nowhere yet);
+ * a pool other than the one the scheduler knew counts as a move (its
+ * dwell starts).  hashrate is the dataplane's estimate in H/s (0 =
+ * unknown); call again whenever it changes. */
 void	sched_miner_upsert(struct sched *s, uint64_t id, const char *worker,
 	    int pool, double hashrate, uint64_t now_ms);
 void	sched_miner_remove(struct sched *s, uint64_t id);
@@ -58,6 +60,10 @@ void	sched_miner_moved(struct sched *s, uint64_t id, int pool,
 /* An accepted share: credits difficulty to the pool that accepted it. */
 void	sched_share_accepted(struct sched *s, uint64_t id, int pool,
 	    double difficulty, uint64_t now_ms);
+/* Work accepted before the scheduler started (the dataplane's counters
+ * at a controlplane restart): counts in sched_total_share only, not in
+ * the window, the feedback or any miner's hashrate estimate. */
+void	sched_history_accepted(struct sched *s, int pool, double difficulty);
 
 /* Pins override the schedule; pool -1 unpins.  Keyed by worker name so a
  * pin survives reconnects. */
@@ -68,7 +74,7 @@ int	sched_pin_get(const struct sched *s, const char *worker);
  * now) and returns how many. */
 size_t	sched_tick(struct sched *s, uint64_t now_ms, struct sched_move *moves,
 	    size_t cap);
-/* Where a miner that connects now should start. */
+/* Where a miner that connects now should start (-1: no pool is up). */
 int	sched_newcomer_pool(const struct sched *s);
 
 /* Measured shares of accepted difficulty, 0..1 (0 when nothing was
@@ -79,5 +85,13 @@ double	sched_total_share(const struct sched *s, int pool);
 double	sched_target_share(const struct sched *s, int pool);
 uint64_t sched_switches(const struct sched *s);
 const char *sched_reason_str(enum sched_reason r);
+
+/* The scheduler's view of one miner (dpmpctl miners, tests): the pool it
+ * believes the miner is on (-1 unknown miner), its hashrate estimate in
+ * H/s as of the last tick, and whether it is being time-sliced. */
+int	sched_miner_pool(const struct sched *s, uint64_t id);
+double	sched_miner_hashrate(const struct sched *s, uint64_t id);
+bool	sched_miner_swinging(const struct sched *s, uint64_t id);
+size_t	sched_miner_count(const struct sched *s);
 
 #endif
