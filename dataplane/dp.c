@@ -1,1 +1,342 @@
-/* placeholder */
+/*
+ * dp: the dataplane process: pools, the miner listener, failover, the
+ * once-a-second housekeeping and the counters.  Policy (who works for
+ * which pool) comes from the controlplane through Assign; safety (no
+ * miner left on a dead pool) is decided here, with or without it.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/util.h>
+
+#include "dataplane.h"
+#include "log.h"
+
+uint64_t
+dp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+dp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static const char *reject_names[REJ__COUNT] = {
+	"other", "stale", "duplicate", "low_difficulty", "unauthorized",
+	"not_subscribed", "pool_timeout", "pool_lost",
+};
+static const char *switch_names[SW__COUNT] = {
+	"schedule", "pin", "weights_changed", "failover", "other",
+};
+static const char *limit_names[LIM__COUNT] = {
+	"line_length", "output_queue", "max_miners", "jobs", "pending",
+	"dedupe", "garbage",
+};
+static const char *fallback_names[FB__COUNT] = {
+	"set_extranonce", "reconnect",
+};
+
+const char *reject_reason_str(enum reject_reason r)
+{ return r < REJ__COUNT ? reject_names[r] : "other"; }
+const char *switch_reason_str(enum switch_reason r)
+{ return r < SW__COUNT ? switch_names[r] : "other"; }
+const char *limit_kind_str(enum limit_kind k)
+{ return k < LIM__COUNT ? limit_names[k] : "other"; }
+const char *fallback_kind_str(enum fallback_kind k)
+{ return k < FB__COUNT ? fallback_names[k] : "other"; }
+
+enum switch_reason
+switch_reason_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < SW__COUNT; i++)
+		if (strcmp(s, switch_names[i]) == 0)
+			return (enum switch_reason)i;
+	return SW_SCHEDULE;
+}
+
+int
+reject_from_code(int code)
+{
+	switch (code) {
+	case 21: return REJ_STALE;
+	case 22: return REJ_DUPLICATE;
+	case 23: return REJ_LOW_DIFFICULTY;
+	case 24: return REJ_UNAUTHORIZED;
+	case 25: return REJ_NOT_SUBSCRIBED;
+	default: return REJ_OTHER;
+	}
+}
+
+void
+dp_count_reject(struct dp *dp, struct pool *p, int code)
+{
+	if (p)
+		p->c.rejected[reject_from_code(code)]++;
+	else
+		dp->c.rejected_nopool[reject_from_code(code)]++;
+}
+
+void
+dp_count_limit(struct dp *dp, enum limit_kind k, const char *what)
+{
+	dp->c.limit_hits[k]++;
+	log_warn("limit_hit", "{s:s,s:s}", "limit", limit_kind_str(k), "what",
+	    what ? what : "");
+}
+
+/* ---- choosing pools ------------------------------------------------- */
+
+int
+dp_pick_pool(struct dp *dp, int avoid)
+{
+	size_t i;
+	int best = -1;
+
+	for (i = 0; i < dp->n_pools; i++) {
+		struct pool *p = &dp->pools[i];
+
+		if ((int)i == avoid || !p->up || !p->cfg.enabled)
+			continue;
+		if (best < 0 || p->cfg.weight > dp->pools[best].cfg.weight)
+			best = (int)i;
+	}
+	return best;
+}
+
+int
+dp_newcomer_pool(struct dp *dp)
+{
+	if (dp->newcomer >= 0 && (size_t)dp->newcomer < dp->n_pools &&
+	    dp->pools[dp->newcomer].up)
+		return dp->newcomer;
+	return dp_pick_pool(dp, -1);
+}
+
+void
+dp_size_extranonce(struct dp *dp)
+{
+	size_t i, min_s = 0, m, n;
+
+	/* per_miner: the pool's en1 already separates sessions, so ours is
+	 * one byte (never empty: some firmware cannot take a zero-length
+	 * en1).  aggregate: two bytes, unique among connected miners. */
+	m = dp->cfg.upstream_mode == UPSTREAM_AGGREGATE ? 2 : 1;
+	for (i = 0; i < dp->n_pools; i++) {
+		struct upstream *pr = dp->pools[i].probe;
+
+		if (pr && pr->subscribed && dp->pools[i].cfg.enabled &&
+		    (min_s == 0 || pr->en2_size < min_s))
+			min_s = pr->en2_size;
+	}
+	n = dp->cfg.extranonce2_size;
+	/* Size what new miners get so every known pool fits without a
+	 * fallback; miners never get fewer than 2 bytes (cgminer). */
+	if (min_s > m && min_s - m < n)
+		n = min_s - m;
+	if (n < 2)
+		n = 2;
+	if (dp->en1_size != m || dp->en2_size != n)
+		log_info("extranonce_sized", "{s:i,s:i,s:i}", "en1_size",
+		    (int)m, "en2_size", (int)n, "smallest_pool_en2",
+		    (int)min_s);
+	dp->en1_size = m;
+	dp->en2_size = n;
+}
+
+void
+dp_failover(struct dp *dp, struct pool *p)
+{
+	struct miner *m, *next;
+	int to;
+
+	if (p->up) {
+		/* a pool is back: miners with no pool get one */
+		TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
+			if (m->state == M_AUTHORIZED && (m->pool < 0 ||
+			    !dp->pools[m->pool].up))
+				miner_assign(m, p->idx, SW_FAILOVER);
+		return;
+	}
+	/* Move everyone off a dead pool now, whatever the controlplane
+	 * thinks: safety is local. */
+	to = dp_pick_pool(dp, p->idx);
+	if (to < 0)
+		return;
+	TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
+		if (m->pool == p->idx && m->state == M_AUTHORIZED)
+			miner_assign(m, to, SW_FAILOVER);
+}
+
+/* ---- housekeeping --------------------------------------------------- */
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp *dp = arg;
+	struct miner *m, *next;
+	struct upstream *up, *unext;
+	uint64_t now = dp_now_ms();
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < dp->n_pools; i++) {
+		struct pool *p = &dp->pools[i];
+
+		for (up = LIST_FIRST(&p->sessions); up != NULL; up = unext) {
+			unext = LIST_NEXT(up, entry);
+			upstream_expire(up, now);
+		}
+		if (p->probe && p->probe->state == UP_READY)
+			pool_check(p, now);
+	}
+	TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
+		miner_tick(m, now);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int len, void *arg)
+{
+	struct dp *dp = arg;
+	char host[INET6_ADDRSTRLEN] = "?", addr[64];
+	int port = 0;
+
+	(void)l;
+	(void)len;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(addr, sizeof(addr), "%s:%d", host, port);
+	evutil_make_socket_nonblocking(fd);
+	miner_accept(dp, fd, addr);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: log, keep the listener (libevent retries) */
+	log_error("accept_failed", "{s:s}", "reason",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+int
+dp_listen(struct dp *dp)
+{
+	struct evutil_addrinfo hints, *res = NULL;
+	char port[8];
+	int err;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", dp->cfg.listen_port);
+	if ((err = evutil_getaddrinfo(dp->cfg.listen_host, port, &hints,
+	    &res)) != 0) {
+		log_error("listen_failed", "{s:s,s:s}", "host",
+		    dp->cfg.listen_host, "reason", evutil_gai_strerror(err));
+		return -1;
+	}
+	dp->listener = evconnlistener_new_bind(dp->base, accept_cb, dp,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 512, res->ai_addr,
+	    (int)res->ai_addrlen);
+	evutil_freeaddrinfo(res);
+	if (dp->listener == NULL) {
+		log_error("listen_failed", "{s:s,s:i,s:s}", "host",
+		    dp->cfg.listen_host, "port", dp->cfg.listen_port,
+		    "reason", evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+		return -1;
+	}
+	evconnlistener_set_error_cb(dp->listener, accept_error_cb);
+	log_info("listening", "{s:s,s:i}", "host", dp->cfg.listen_host,
+	    "port", dp->cfg.listen_port);
+	return 0;
+}
+
+int
+dp_init(struct dp *dp, struct event_base *base, const struct config *cfg)
+{
+	struct timeval one = { 1, 0 };
+	uint8_t rnd[16];
+	size_t i;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->base = base;
+	dp->cfg = *cfg;
+	dp->newcomer = -1;
+	dp->next_miner_id = 1;
+	dp->started_ms = dp_now_ms();
+	TAILQ_INIT(&dp->miners);
+	evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(dp->boot_id + 2 * i, 3, "%02x", rnd[i]);
+	jobs_init(dp);
+	if (dp->cfg.upstream_mode == UPSTREAM_AGGREGATE &&
+	    (dp->en1_used = calloc(65536 / 8, 1)) == NULL)
+		return -1;
+	dp_size_extranonce(dp);
+	if ((dp->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS))
+	    == NULL)
+		dp->dns = evdns_base_new(base, 0);
+	dp->n_pools = cfg->n_pools;
+	for (i = 0; i < cfg->n_pools; i++)
+		pool_init(dp, &dp->pools[i], (int)i, &cfg->pools[i]);
+	dp->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, dp);
+	event_add(dp->tick_ev, &one);
+	return 0;
+}
+
+void
+dp_shutdown(struct dp *dp)
+{
+	struct miner *m;
+	size_t i;
+
+	dp->stopping = true;
+	if (dp->listener) {
+		evconnlistener_free(dp->listener);
+		dp->listener = NULL;
+	}
+	while ((m = TAILQ_FIRST(&dp->miners)) != NULL)
+		miner_free(m);
+	for (i = 0; i < dp->n_pools; i++)
+		pool_shutdown(&dp->pools[i]);
+	if (dp->tick_ev)
+		event_free(dp->tick_ev);
+	dp->tick_ev = NULL;
+	if (dp->dns)
+		evdns_base_free(dp->dns, 0);
+	dp->dns = NULL;
+	jobs_free_all(dp);
+	free(dp->en1_used);
+	dp->en1_used = NULL;
+}

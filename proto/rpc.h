@@ -41,7 +41,10 @@ typedef void (*rpc_out_free)(void *ctx, ProtobufCMessage *out);
 struct rpc_server;
 
 /* Listen on url (ipc:// or tcp://).  handlers[i] serves the service's
- * method i (descriptor order); NULL answers UNIMPLEMENTED. */
+ * method i (descriptor order); NULL answers UNIMPLEMENTED.  The table is
+ * copied.  With out_free NULL, replies are freed with
+ * protobuf_c_message_free_unpacked (build them by unpacking, or with every
+ * field malloc'd).  A handler returning -1 answers INTERNAL. */
 struct rpc_server *rpc_server_new(const char *url,
 	    const ProtobufCServiceDescriptor *svc, const rpc_handler *handlers,
 	    rpc_out_free out_free, void *ctx);
@@ -51,11 +54,23 @@ int	rpc_server_fd(struct rpc_server *srv);
 /* Serve every request that is waiting, without blocking.  Returns the
  * number served. */
 int	rpc_server_poll(struct rpc_server *srv);
+/* What the server does with one request, without a socket (tests,
+ * fuzzers): decode buf, run the handler, and return the packed RpcResponse
+ * in *reply (free() it).  Returns the rpc_code answered, or -1 when no
+ * reply could be built. */
+int	rpc_dispatch(const ProtobufCServiceDescriptor *svc,
+	    const rpc_handler *handlers, rpc_out_free out_free, void *ctx,
+	    const void *buf, size_t len, uint8_t **reply, size_t *replylen);
 
 struct rpc_client;
 
 /* Dial url (nng redials by itself).  timeout_ms bounds each call. */
 struct rpc_client *rpc_client_new(const char *url, int timeout_ms);
+/* Same, but dial once now and fail at once (NULL, reason in err) when
+ * nothing listens: for one-shot tools like dpmpctl.  Later redials are
+ * still automatic. */
+struct rpc_client *rpc_client_connect(const char *url, int timeout_ms,
+	    char *err, size_t errlen);
 void	rpc_client_free(struct rpc_client *cl);
 /* Call svc.method with in; on RPC_OK *out is the unpacked reply (free
  * with protobuf_c_message_free_unpacked(*out, NULL)).  Returns an rpc_code
@@ -78,5 +93,8 @@ int	rpc_sub_fd(struct rpc_sub *sub);
  * dpmp__event__free_unpacked) or NULL when none is waiting or a message
  * was malformed (logged and dropped). */
 Dpmp__Event *rpc_sub_recv(struct rpc_sub *sub);
+/* Decode one pub/sub message ("type\0" + packed Event) as rpc_sub_recv
+ * does: the event, or NULL (logged) when malformed. */
+Dpmp__Event *rpc_event_decode(const void *buf, size_t len);
 
 #endif
