@@ -261,7 +261,8 @@ fmt_duration(char *buf, size_t len, uint64_t s)
 		snprintf(buf, len, "%uh%02um", (unsigned)(s / 3600),
 		    (unsigned)(s % 3600 / 60));
 	else
-		snprintf(buf, len, "%llud%02uh", (unsigned long long)(s / 86400),
+		snprintf(buf, len, "%llud%02uh",
+		    (unsigned long long)(s / 86400),
 		    (unsigned)(s % 86400 / 3600));
 }
 

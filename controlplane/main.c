@@ -5,6 +5,7 @@
  * the web UI, all from one libevent loop.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,26 @@ load(const char *path, struct config *cfg, json_t **overlay, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+static void *
+watchdog(void *arg)
+{
+	(void)arg;
+	sleep(3);
+	log_warn("shutdown_forced", "{s:s}", "reason",
+	    "socket close did not finish in 3 s");
+	_exit(0);
+	return NULL;
+}
+
+static void
+shutdown_watchdog(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+		pthread_detach(t);
 }
 
 int
@@ -176,6 +197,9 @@ main(int argc, char *argv[])
 	else
 		rc = 0;
 	log_info("controlplane_stopped", NULL);
+	/* nng 1.5.2 can hang in nng_close when the dataplane dies at the
+	 * same moment; a stop must still finish (systemd, operators) */
+	shutdown_watchdog();
 done:
 	control_free(ctl);
 	http_free(http);

@@ -244,7 +244,8 @@ dispatch_one(const ProtobufCServiceDescriptor *svc,
 		if (code < 0)
 			code = RPC_INTERNAL;
 		if (err[0] == '\0')
-			snprintf(err, errlen, "%s failed (code %d)", name, code);
+			snprintf(err, errlen, "%s failed (code %d)", name,
+			    code);
 		out_release(out_free, ctx, out);
 		out = NULL;
 		/* The handler's own refusal is its business to log. */

@@ -67,11 +67,12 @@ static int
 h_set_config(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
     char *err, size_t errlen)
 {
-	const Dpmp__SetConfigRequest	*req = (const Dpmp__SetConfigRequest *)in;
+	const Dpmp__SetConfigRequest	*req;
 	size_t				 i;
 
 	(void)ctx;
 	(void)out;
+	req = (const Dpmp__SetConfigRequest *)in;
 	for (i = 0; i < req->n_pools; i++)
 		(void)(touch(req->pools[i]->key) + touch(req->pools[i]->host) +
 		    touch(req->pools[i]->wallet));

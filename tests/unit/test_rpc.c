@@ -518,7 +518,8 @@ START_TEST(unknown_method)
 	rpc_client_free(cl);
 
 	srv_stop(&st);
-	ck_assert_ptr_nonnull(strstr(log_text(), "\"event\":\"ipc_bad_request\""));
+	ck_assert_ptr_nonnull(strstr(log_text(),
+	    "\"event\":\"ipc_bad_request\""));
 	ck_assert_ptr_nonnull(strstr(log_text(),
 	    "unknown method Dataplane.Nope"));
 }
