@@ -12,20 +12,12 @@
 
 #include <jansson.h>
 
+#include "bytes.h"
 #include "hex.h"
 #include "job.h"
 #include "sha256d.h"
 
 #define NOTIFY_PARAMS	9
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* prevhash travels with each 4-byte word reversed; the same swap turns
  * wire order into header order and back. */
@@ -287,12 +279,12 @@ void
 job_header(const struct job *job, const uint8_t root[32], uint32_t version,
     uint32_t ntime, uint32_t nonce, uint8_t header[80])
 {
-	put_le32(header, version);
+	bytes_put_le32(header, version);
 	memcpy(header + 4, job->prevhash, 32);
 	memcpy(header + 36, root, 32);
-	put_le32(header + 68, ntime);
-	put_le32(header + 72, job->nbits);
-	put_le32(header + 76, nonce);
+	bytes_put_le32(header + 68, ntime);
+	bytes_put_le32(header + 72, job->nbits);
+	bytes_put_le32(header + 76, nonce);
 }
 
 void

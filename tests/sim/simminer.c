@@ -16,7 +16,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <netdb.h>
@@ -26,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -36,10 +34,12 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "bytes.h"
 #include "diff.h"
 #include "hex.h"
 #include "job.h"
 #include "log.h"
+#include "simcommon.h"
 #include "stratum.h"
 
 #ifndef DPMP_VERSION
@@ -249,36 +249,6 @@ static void	miner_connect(struct miner *);
 static void	miner_disconnect(struct miner *, const char *, double);
 static void	miner_submit_bad(struct miner *, const struct share_params *);
 
-static double
-mono_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
-static struct timeval
-tv_from(double s)
-{
-	struct timeval	 tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return (tv);
-}
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* ---- latency histogram ---- */
 
 static void
@@ -347,7 +317,7 @@ stats_json(void)
 	struct miner	*m;
 	uint64_t	 submitted = 0, accepted = 0, rejected = 0, hashes = 0;
 	uint64_t	 disconnects = 0, pending = 0;
-	double		 acc_diff = 0, elapsed = mono_now() - sim.t0;
+	double		 acc_diff = 0, elapsed = sim_now() - sim.t0;
 	char		 key[16];
 	size_t		 i;
 
@@ -426,19 +396,12 @@ static void
 stats_write(void)
 {
 	json_t		*root;
-	char		 tmp[4096];
 
 	if (sim.opts.stats_path == NULL)
 		return;
 	if ((root = stats_json()) == NULL)
 		return;
-	/* tmp + rename: a reader never sees a half-written file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", sim.opts.stats_path);
-	if (json_dump_file(root, tmp, JSON_COMPACT |
-	    JSON_REAL_PRECISION(17)) == -1 ||
-	    rename(tmp, sim.opts.stats_path) == -1)
-		log_warn("stats_write_failed", "{s:s}", "path",
-		    sim.opts.stats_path);
+	sim_stats_write(root, sim.opts.stats_path);
 	json_decref(root);
 }
 
@@ -468,7 +431,7 @@ work_set_version(struct miner *m)
 		    (roll_bits(m->mask, m->vroll) & m->mask);
 	else
 		m->version = m->job.version;
-	put_le32(m->header, m->version);
+	bytes_put_le32(m->header, m->version);
 	SHA256_Init(&m->mid);
 	SHA256_Update(&m->mid, m->header, 64);
 }
@@ -552,7 +515,7 @@ miner_request(struct miner *m, enum req_kind kind, const char *method,
 	}
 	p->id = id;
 	p->kind = kind;
-	p->t_sent = mono_now();
+	p->t_sent = sim_now();
 	p->diff = diff;
 	if (sh != NULL)
 		p->share = *sh;
@@ -616,7 +579,7 @@ miner_found(struct miner *m, uint32_t nonce, const uint8_t hash[32])
 	if (sim.opts.rate > 0) {
 		/* Pace to the target rate without carrying credit: a miner
 		 * that fell behind hashes on, it does not burst. */
-		now = mono_now();
+		now = sim_now();
 		step = 1.0 / sim.opts.rate;
 		m->next_allowed += step;
 		if (m->next_allowed < now)
@@ -788,7 +751,7 @@ on_submit_answer(struct miner *m, struct stratum_msg *msg,
 	int		 code;
 	bool		 ok;
 
-	lat_record(mono_now() - p->t_sent);
+	lat_record(sim_now() - p->t_sent);
 	sim.answered++;
 	ok = msg->error == NULL && json_is_true(msg->result);
 	if (ok) {
@@ -1067,7 +1030,7 @@ miner_read_cb(struct bufferevent *bev, void *arg)
 	uint64_t	 gen = m->conn_gen;
 	char		 reason[128];
 
-	m->last_rx = mono_now();
+	m->last_rx = sim_now();
 	for (;;) {
 		r = stratum_read(in, STRATUM_MAX_LINE_POOL, &msg, reason,
 		    sizeof(reason));
@@ -1157,7 +1120,7 @@ miner_disconnect(struct miner *m, const char *reason, double wait)
 	miner_session_reset(m);
 	if (sim.stopping)
 		return;
-	tv = tv_from(wait);
+	tv = sim_tv(wait);
 	evtimer_add(m->ev_reconnect, &tv);
 }
 
@@ -1174,8 +1137,8 @@ miner_event_cb(struct bufferevent *bev, short what, void *arg)
 		m->connects++;
 		if (m->connects > 1)
 			sim.reconnects++;
-		m->last_rx = mono_now();
-		m->next_allowed = mono_now();
+		m->last_rx = sim_now();
+		m->next_allowed = sim_now();
 		log_debug("connected", "{s:s}", "worker", m->worker);
 		miner_handshake(m);
 		return;
@@ -1230,7 +1193,7 @@ miner_hash(struct miner *m, unsigned n)
 	memcpy(tail, m->header + 64, 16);
 	for (i = 0; i < n; i++) {
 		nonce = m->nonce++;
-		put_le32(tail + 12, nonce);
+		bytes_put_le32(tail + 12, nonce);
 		c = m->mid;
 		SHA256_Update(&c, tail, sizeof(tail));
 		SHA256_Final(h1, &c);
@@ -1266,7 +1229,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	if (sim.stopping)
 		return;
-	now = mono_now();
+	now = sim_now();
 	deadline = now + sim.opts.cpu * TICK_SECONDS;
 	/* Round robin in small chunks, until this slice's CPU allowance is
 	 * spent or nobody wants to hash; the next slice goes on from the
@@ -1279,7 +1242,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 				continue;
 			miner_hash(&sim.miners[i], HASH_CHUNK);
 			progress = true;
-			if ((now = mono_now()) >= deadline) {
+			if ((now = sim_now()) >= deadline) {
 				sim.rr = (i + 1) % n;
 				return;
 			}
@@ -1292,7 +1255,7 @@ tick_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 stats_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	double		 now = mono_now();
+	double		 now = sim_now();
 	size_t		 i;
 
 	(void)fd;
@@ -1324,7 +1287,7 @@ drain_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)arg;
 	for (i = 0; i < sim.opts.n_miners; i++)
 		pending += sim.miners[i].n_inflight;
-	if (pending == 0 || mono_now() >= sim.stop_at + sim.opts.drain)
+	if (pending == 0 || sim_now() >= sim.stop_at + sim.opts.drain)
 		event_base_loopbreak(sim.base);
 }
 
@@ -1333,8 +1296,6 @@ drain_cb(evutil_socket_t fd, short ev, void *arg)
 static void
 stop_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct timeval	 tv = tv_from(0.02);
-
 	(void)fd;
 	(void)ev;
 	(void)arg;
@@ -1343,12 +1304,10 @@ stop_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	sim.stopping = true;
-	sim.stop_at = mono_now();
+	sim.stop_at = sim_now();
 	log_info("stopping", NULL);
-	if (sim.ev_drain == NULL)
-		sim.ev_drain = event_new(sim.base, -1, EV_PERSIST, drain_cb,
-		    NULL);
-	if (sim.ev_drain == NULL || event_add(sim.ev_drain, &tv) == -1)
+	if (sim_timer_add(sim.base, &sim.ev_drain, 0.02, true,
+	    drain_cb) == -1)
 		event_base_loopbreak(sim.base);
 }
 
@@ -1369,21 +1328,6 @@ resolve(const char *host, const char *port)
 	memcpy(&sim.addr, res->ai_addr, res->ai_addrlen);
 	sim.addrlen = (socklen_t)res->ai_addrlen;
 	freeaddrinfo(res);
-	return (0);
-}
-
-static int
-parse_double(const char *s, double min, double max, double *out)
-{
-	char		*end;
-	double		 d;
-
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) ||
-	    d < min || d > max)
-		return (-1);
-	*out = d;
 	return (0);
 }
 
@@ -1448,23 +1392,20 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static const char *
-opt_name(int val)
-{
-	const struct option *o;
-
-	for (o = longopts; o->name != NULL; o++)
-		if (o->val == val)
-			return (o->name);
-	return ("?");
-}
-
 static int
 parse_opts(int argc, char **argv, struct sim_opts *o)
 {
+	const struct sim_real_opt reals[] = {
+		{ OPT_RATE,		0,	1e6,	&o->rate },
+		{ OPT_CPU,		0.01,	1,	&o->cpu },
+		{ OPT_DURATION,		0,	1e9,	&o->duration },
+		{ OPT_DRAIN,		0,	3600,	&o->drain },
+		{ OPT_TIMEOUT,		0,	1e6,	&o->timeout },
+		{ OPT_SUGGEST,		1e-12,	1e15,	&o->suggest },
+	};
 	double		 d;
 	size_t		 i;
-	int		 ch, lvl = -1;
+	int		 ch, r, lvl = -1;
 
 	o->host = "127.0.0.1";
 	o->n_miners = 1;
@@ -1477,19 +1418,22 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 	o->bad_every = 1;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if ((r = sim_real_opt(reals, sizeof(reals) / sizeof(reals[0]),
+		    ch, optarg)) == -1)
+			goto bad;
+		if (r == 1)
+			continue;
 		switch (ch) {
 		case OPT_HOST:
 			o->host = optarg;
 			break;
 		case OPT_PORT:
-			if (parse_double(optarg, 1, 65535, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 1, 65535, &d) == -1)
 				goto bad;
 			o->port = optarg;
 			break;
 		case OPT_MINERS:
-			if (parse_double(optarg, 1, MINERS_MAX, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 1, MINERS_MAX, &d) == -1)
 				goto bad;
 			o->n_miners = (size_t)d;
 			break;
@@ -1502,35 +1446,11 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 		case OPT_PASS:
 			o->password = optarg;
 			break;
-		case OPT_RATE:
-			if (parse_double(optarg, 0, 1e6, &o->rate) == -1)
-				goto bad;
-			break;
-		case OPT_CPU:
-			if (parse_double(optarg, 0.01, 1, &o->cpu) == -1)
-				goto bad;
-			break;
-		case OPT_DURATION:
-			if (parse_double(optarg, 0, 1e9, &o->duration) == -1)
-				goto bad;
-			break;
-		case OPT_DRAIN:
-			if (parse_double(optarg, 0, 3600, &o->drain) == -1)
-				goto bad;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_double(optarg, 0, 1e6, &o->timeout) == -1)
-				goto bad;
-			break;
 		case OPT_VROLL:
 			o->version_rolling = true;
 			break;
 		case OPT_XNSUB:
 			o->xnsub = true;
-			break;
-		case OPT_SUGGEST:
-			if (parse_double(optarg, 1e-12, 1e15, &o->suggest) == -1)
-				goto bad;
 			break;
 		case OPT_EN2END:
 			if (optarg == NULL || strcmp(optarg, "le") == 0)
@@ -1550,8 +1470,7 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 			o->bad = (enum bad_kind)i;
 			break;
 		case OPT_BADEVERY:
-			if (parse_double(optarg, 1, 1e9, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 1, 1e9, &d) == -1)
 				goto bad;
 			o->bad_every = (unsigned)d;
 			break;
@@ -1584,8 +1503,7 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 		log_set_level(LOG_LEVEL_WARN);
 	return (0);
  bad:
-	fprintf(stderr, "dpmp-simminer: bad value for --%s: %s\n",
-	    opt_name(ch), optarg != NULL ? optarg : "");
+	sim_opt_bad("dpmp-simminer", longopts, ch, optarg);
 	return (-1);
 }
 
@@ -1610,11 +1528,7 @@ sim_free(void)
 	}
 	free(sim.miners);
 	sim.miners = NULL;
-	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
-		if (*evs[i] != NULL)
-			event_free(*evs[i]);
-		*evs[i] = NULL;
-	}
+	sim_events_free(evs, sizeof(evs) / sizeof(evs[0]));
 	if (sim.base != NULL)
 		event_base_free(sim.base);
 	sim.base = NULL;
@@ -1623,7 +1537,6 @@ sim_free(void)
 int
 main(int argc, char **argv)
 {
-	struct timeval	 tv;
 	json_t		*summary;
 	char		*line;
 	size_t		 i, pending = 0;
@@ -1634,7 +1547,7 @@ main(int argc, char **argv)
 	if (parse_opts(argc, argv, &sim.opts) == -1)
 		return (2);
 	(void)signal(SIGPIPE, SIG_IGN);
-	sim.t0 = mono_now();
+	sim.t0 = sim_now();
 	if ((sim.base = event_base_new()) == NULL)
 		goto done;
 	if (resolve(sim.opts.host, sim.opts.port) == -1)
@@ -1660,31 +1573,14 @@ main(int argc, char **argv)
 			goto done;
 	}
 
-	if ((sim.ev_tick = event_new(sim.base, -1, EV_PERSIST, tick_cb,
-	    NULL)) == NULL ||
-	    (sim.ev_stats = event_new(sim.base, -1, EV_PERSIST, stats_cb,
-	    NULL)) == NULL ||
-	    (sim.ev_sigterm = evsignal_new(sim.base, SIGTERM, stop_cb,
-	    NULL)) == NULL ||
-	    (sim.ev_sigint = evsignal_new(sim.base, SIGINT, stop_cb,
-	    NULL)) == NULL)
+	if (sim_timer_add(sim.base, &sim.ev_tick, TICK_SECONDS, true,
+	    tick_cb) == -1 ||
+	    sim_timer_add(sim.base, &sim.ev_stats, 1.0, true, stats_cb) == -1 ||
+	    sim_signals_add(sim.base, stop_cb, &sim.ev_sigterm,
+	    &sim.ev_sigint) == -1 ||
+	    sim_timer_add(sim.base, &sim.ev_stop, sim.opts.duration, false,
+	    stop_cb) == -1)
 		goto done;
-	tv = tv_from(TICK_SECONDS);
-	if (event_add(sim.ev_tick, &tv) == -1)
-		goto done;
-	tv = tv_from(1.0);
-	if (event_add(sim.ev_stats, &tv) == -1 ||
-	    evsignal_add(sim.ev_sigterm, NULL) == -1 ||
-	    evsignal_add(sim.ev_sigint, NULL) == -1)
-		goto done;
-	if (sim.opts.duration > 0) {
-		if ((sim.ev_stop = evtimer_new(sim.base, stop_cb,
-		    NULL)) == NULL)
-			goto done;
-		tv = tv_from(sim.opts.duration);
-		if (evtimer_add(sim.ev_stop, &tv) == -1)
-			goto done;
-	}
 	log_info("starting", "{s:s,s:s,s:i,s:f,s:s}", "host", sim.opts.host,
 	    "port", sim.opts.port, "miners", (int)sim.opts.n_miners,
 	    "rate", sim.opts.rate, "bad", bad_kinds[sim.opts.bad].name);

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -40,6 +39,7 @@
 #include "job.h"
 #include "log.h"
 #include "share.h"
+#include "simcommon.h"
 #include "stratum.h"
 
 #define POOL_MAX_CONNS		100000
@@ -210,27 +210,6 @@ static struct pool	 pool;
 static void	conn_close(struct conn *, const char *);
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_vardiff_schedule(struct conn *);
-
-static double
-mono_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
-static struct timeval
-tv_from(double s)
-{
-	struct timeval	 tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return (tv);
-}
 
 /* xorshift64*: the jobs only need to look random, and a seed makes a
  * run reproducible. */
@@ -686,8 +665,8 @@ conn_vardiff_schedule(struct conn *c)
 
 	if (c->vardiff_step >= pool.opts.n_vardiff)
 		return;
-	age = mono_now() - c->t_start;
-	tv = tv_from(pool.opts.vardiff[c->vardiff_step].t - age);
+	age = sim_now() - c->t_start;
+	tv = sim_tv(pool.opts.vardiff[c->vardiff_step].t - age);
 	evtimer_add(c->vardiff_ev, &tv);
 }
 
@@ -752,7 +731,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
 	c->id = ++pool.conn_ids;
 	c->state = CONN_CONNECTED;
-	c->t_start = mono_now();
+	c->t_start = sim_now();
 	c->difficulty = pool.opts.difficulty;
 	c->en1_len = pool.opts.en1_size;
 	TAILQ_INSERT_TAIL(&pool.conns, c, entry);
@@ -820,7 +799,7 @@ static void
 stats_write(void)
 {
 	json_t		*root, *rej;
-	char		 tmp[4096], key[8];
+	char		 key[8];
 	int		 i;
 
 	if (pool.opts.stats_path == NULL)
@@ -849,16 +828,10 @@ stats_write(void)
 	    "bad_lines", (json_int_t)pool.stats.bad_lines,
 	    "limit_hits", (json_int_t)pool.stats.limit_hits,
 	    "version_rolled", (json_int_t)pool.stats.rolled,
-	    "uptime", mono_now() - pool.t0);
+	    "uptime", sim_now() - pool.t0);
 	if (root == NULL)
 		return;
-	/* tmp + rename: a reader never sees a half-written file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", pool.opts.stats_path);
-	if (json_dump_file(root, tmp, JSON_COMPACT |
-	    JSON_REAL_PRECISION(17)) == -1 ||
-	    rename(tmp, pool.opts.stats_path) == -1)
-		log_warn("stats_write_failed", "{s:s}", "path",
-		    pool.opts.stats_path);
+	sim_stats_write(root, pool.opts.stats_path);
 	json_decref(root);
 }
 
@@ -953,7 +926,7 @@ h_subscribe(struct conn *c, struct stratum_msg *m)
 
 	/* Vardiff steps that fell due before the subscribe apply now. */
 	for (i = c->vardiff_step; i < pool.opts.n_vardiff; i++) {
-		if (pool.opts.vardiff[i].t > mono_now() - c->t_start)
+		if (pool.opts.vardiff[i].t > sim_now() - c->t_start)
 			break;
 		c->difficulty = pool.opts.vardiff[i].d;
 		c->vardiff_step = i + 1;
@@ -1454,21 +1427,6 @@ pool_bind(void)
 /* ---- options ---- */
 
 static int
-parse_double(const char *s, double min, double max, double *out)
-{
-	char		*end;
-	double		 d;
-
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) ||
-	    d < min || d > max)
-		return (-1);
-	*out = d;
-	return (0);
-}
-
-static int
 parse_vardiff(const char *s, struct pool_opts *o)
 {
 	char		 buf[1024], *tok, *save = NULL, *colon;
@@ -1485,8 +1443,8 @@ parse_vardiff(const char *s, struct pool_opts *o)
 			return (-1);
 		*colon = '\0';
 		st = &o->vardiff[o->n_vardiff];
-		if (parse_double(tok, 0, 1e9, &st->t) == -1 ||
-		    parse_double(colon + 1, 1e-12, 1e15, &st->d) == -1 ||
+		if (sim_parse_double(tok, 0, 1e9, &st->t) == -1 ||
+		    sim_parse_double(colon + 1, 1e-12, 1e15, &st->d) == -1 ||
 		    st->d <= 0)
 			return (-1);
 		/* Steps must be in time order: each one arms the next. */
@@ -1567,22 +1525,23 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static const char *
-opt_name(int val)
-{
-	const struct option *o;
-
-	for (o = longopts; o->name != NULL; o++)
-		if (o->val == val)
-			return (o->name);
-	return ("?");
-}
-
 static int
 parse_opts(int argc, char **argv, struct pool_opts *o)
 {
+	const struct sim_real_opt reals[] = {
+		{ OPT_DIFF,		1e-12,	1e15,	&o->difficulty },
+		{ OPT_JOBINT,		0,	1e6,	&o->job_interval },
+		{ OPT_BLOCKINT,		0,	1e6,	&o->block_interval },
+		{ OPT_XNINT,		0,	1e6,	&o->xn_interval },
+		{ OPT_DROP,		0,	1e6,	&o->drop_after },
+		{ OPT_REFUSE,		0,	1e6,	&o->refuse_for },
+		{ OPT_SILENT,		0,	1e6,	&o->silent_after },
+		{ OPT_GARBAGE,		0,	1e6,	&o->garbage_every },
+		{ OPT_RECONNECT,	0,	1e6,	&o->reconnect_after },
+		{ OPT_DURATION,		0,	1e9,	&o->duration },
+	};
 	double		 d;
-	int		 ch, lvl;
+	int		 ch, r, lvl;
 	size_t		 len;
 
 	o->host = "127.0.0.1";
@@ -1599,10 +1558,14 @@ parse_opts(int argc, char **argv, struct pool_opts *o)
 	o->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if ((r = sim_real_opt(reals, sizeof(reals) / sizeof(reals[0]),
+		    ch, optarg)) == -1)
+			goto bad;
+		if (r == 1)
+			continue;
 		switch (ch) {
 		case OPT_PORT:
-			if (parse_double(optarg, 0, 65535, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 0, 65535, &d) == -1)
 				goto bad;
 			o->port = (uint16_t)d;
 			break;
@@ -1613,33 +1576,17 @@ parse_opts(int argc, char **argv, struct pool_opts *o)
 			o->name = optarg;
 			break;
 		case OPT_EN1:
-			if (parse_double(optarg, 0, EN1_MAX, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 0, EN1_MAX, &d) == -1)
 				goto bad;
 			o->en1_size = (size_t)d;
 			break;
 		case OPT_EN2:
-			if (parse_double(optarg, EN2_MIN, EN2_MAX, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, EN2_MIN, EN2_MAX, &d) == -1)
 				goto bad;
 			o->en2_size = (size_t)d;
 			break;
-		case OPT_DIFF:
-			if (parse_double(optarg, 1e-12, 1e15, &o->difficulty) ==
-			    -1)
-				goto bad;
-			break;
 		case OPT_VARDIFF:
 			if (parse_vardiff(optarg, o) == -1)
-				goto bad;
-			break;
-		case OPT_JOBINT:
-			if (parse_double(optarg, 0, 1e6, &o->job_interval) == -1)
-				goto bad;
-			break;
-		case OPT_BLOCKINT:
-			if (parse_double(optarg, 0, 1e6, &o->block_interval) ==
-			    -1)
 				goto bad;
 			break;
 		case OPT_JOBIDS:
@@ -1655,41 +1602,14 @@ parse_opts(int argc, char **argv, struct pool_opts *o)
 			if (hex_u32(optarg, len, &o->version_mask) == -1)
 				goto bad;
 			break;
-		case OPT_XNINT:
-			if (parse_double(optarg, 0, 1e6, &o->xn_interval) == -1)
-				goto bad;
-			break;
 		case OPT_NBITS:
 			if (hex_u32(optarg, strlen(optarg), &o->nbits) == -1)
 				goto bad;
 			break;
 		case OPT_REJECT:
-			if (parse_double(optarg, 0, 1e9, &d) == -1 ||
-			    d != floor(d))
+			if (sim_parse_whole(optarg, 0, 1e9, &d) == -1)
 				goto bad;
 			o->reject_every = (unsigned)d;
-			break;
-		case OPT_DROP:
-			if (parse_double(optarg, 0, 1e6, &o->drop_after) == -1)
-				goto bad;
-			break;
-		case OPT_REFUSE:
-			if (parse_double(optarg, 0, 1e6, &o->refuse_for) == -1)
-				goto bad;
-			break;
-		case OPT_SILENT:
-			if (parse_double(optarg, 0, 1e6, &o->silent_after) == -1)
-				goto bad;
-			break;
-		case OPT_GARBAGE:
-			if (parse_double(optarg, 0, 1e6, &o->garbage_every) ==
-			    -1)
-				goto bad;
-			break;
-		case OPT_RECONNECT:
-			if (parse_double(optarg, 0, 1e6, &o->reconnect_after) ==
-			    -1)
-				goto bad;
 			break;
 		case OPT_NOSUGGEST:
 			o->honour_suggest = false;
@@ -1700,12 +1620,8 @@ parse_opts(int argc, char **argv, struct pool_opts *o)
 		case OPT_STATS:
 			o->stats_path = optarg;
 			break;
-		case OPT_DURATION:
-			if (parse_double(optarg, 0, 1e9, &o->duration) == -1)
-				goto bad;
-			break;
 		case OPT_SEED:
-			if (parse_double(optarg, 0, 1e18, &d) == -1)
+			if (sim_parse_double(optarg, 0, 1e18, &d) == -1)
 				goto bad;
 			o->seed = (uint64_t)d;
 			break;
@@ -1733,26 +1649,11 @@ parse_opts(int argc, char **argv, struct pool_opts *o)
 		o->seed = 1;
 	return (0);
  bad:
-	fprintf(stderr, "dpmp-simpool: bad value for --%s: %s\n",
-	    opt_name(ch), optarg);
+	sim_opt_bad("dpmp-simpool", longopts, ch, optarg);
 	return (-1);
 }
 
 /* ---- main ---- */
-
-static int
-add_timer(struct event **ev, double s, bool persist, event_callback_fn cb)
-{
-	struct timeval	 tv;
-
-	if (s <= 0)
-		return (0);
-	if ((*ev = event_new(pool.base, -1, persist ? EV_PERSIST : 0, cb,
-	    NULL)) == NULL)
-		return (-1);
-	tv = tv_from(s);
-	return (event_add(*ev, &tv));
-}
 
 static void
 pool_free(void)
@@ -1763,15 +1664,10 @@ pool_free(void)
 		&pool.ev_garbage, &pool.ev_reconnect, &pool.ev_duration,
 		&pool.ev_sigterm, &pool.ev_sigint,
 	};
-	size_t		 i;
 
 	while (!TAILQ_EMPTY(&pool.conns))
 		conn_close(TAILQ_FIRST(&pool.conns), "shutdown");
-	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
-		if (*evs[i] != NULL)
-			event_free(*evs[i]);
-		*evs[i] = NULL;
-	}
+	sim_events_free(evs, sizeof(evs) / sizeof(evs[0]));
 	if (pool.listener != NULL)
 		evconnlistener_free(pool.listener);
 	else if (pool.lfd != -1)
@@ -1799,7 +1695,7 @@ main(int argc, char **argv)
 	if (parse_opts(argc, argv, &pool.opts) == -1)
 		return (2);
 	pool.rng = pool.opts.seed;
-	pool.t0 = mono_now();
+	pool.t0 = sim_now();
 	pool.height = 840000;
 	(void)signal(SIGPIPE, SIG_IGN);
 
@@ -1824,33 +1720,33 @@ main(int argc, char **argv)
 	if (pool.opts.refuse_for > 0) {
 		log_info("fault_refusing", "{s:f}", "seconds",
 		    pool.opts.refuse_for);
-		if (add_timer(&pool.ev_refuse, pool.opts.refuse_for, false,
-		    refuse_cb) == -1)
+		if (sim_timer_add(pool.base, &pool.ev_refuse,
+		    pool.opts.refuse_for, false, refuse_cb) == -1)
 			goto done;
 	} else if (pool_listen() == -1)
 		goto done;
 
-	if (add_timer(&pool.ev_job, pool.opts.job_interval, true,
-	    job_cb) == -1 ||
-	    add_timer(&pool.ev_block, pool.opts.block_interval, true,
-	    block_cb) == -1 ||
-	    add_timer(&pool.ev_stats, 1.0, true, stats_cb) == -1 ||
-	    add_timer(&pool.ev_xn, pool.opts.xn_interval, true, xn_cb) == -1 ||
-	    add_timer(&pool.ev_drop, pool.opts.drop_after, false,
-	    drop_cb) == -1 ||
-	    add_timer(&pool.ev_silent, pool.opts.silent_after, false,
-	    silent_cb) == -1 ||
-	    add_timer(&pool.ev_garbage, pool.opts.garbage_every, true,
-	    garbage_cb) == -1 ||
-	    add_timer(&pool.ev_reconnect, pool.opts.reconnect_after, false,
-	    reconnect_cb) == -1 ||
-	    add_timer(&pool.ev_duration, pool.opts.duration, false,
-	    stop_cb) == -1)
+	if (sim_timer_add(pool.base, &pool.ev_job, pool.opts.job_interval,
+	    true, job_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_block, pool.opts.block_interval,
+	    true, block_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_stats, 1.0, true,
+	    stats_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_xn, pool.opts.xn_interval,
+	    true, xn_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_drop, pool.opts.drop_after,
+	    false, drop_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_silent, pool.opts.silent_after,
+	    false, silent_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_garbage,
+	    pool.opts.garbage_every, true, garbage_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_reconnect,
+	    pool.opts.reconnect_after, false, reconnect_cb) == -1 ||
+	    sim_timer_add(pool.base, &pool.ev_duration, pool.opts.duration,
+	    false, stop_cb) == -1)
 		goto done;
-	if ((pool.ev_sigterm = evsignal_new(pool.base, SIGTERM, stop_cb,
-	    NULL)) == NULL || evsignal_add(pool.ev_sigterm, NULL) == -1 ||
-	    (pool.ev_sigint = evsignal_new(pool.base, SIGINT, stop_cb,
-	    NULL)) == NULL || evsignal_add(pool.ev_sigint, NULL) == -1)
+	if (sim_signals_add(pool.base, stop_cb, &pool.ev_sigterm,
+	    &pool.ev_sigint) == -1)
 		goto done;
 
 	stats_write();
