@@ -125,6 +125,12 @@ struct ujob {
 	size_t		 en2_size;	/* pool en2 size at notify time */
 	uint64_t	 stale_at_ms;	/* 0 = live */
 	unsigned	 refs;
+	/* Fan-out: every miner with the usual extranonce layout gets the
+	 * same notify line under one proxy id, encoded once. */
+	uint64_t	 bcast_id;
+	char		*bcast_line;
+	size_t		 bcast_len;
+	size_t		 bcast_plen;	/* coinb1 filler it was built for */
 	uint64_t	*ids;		/* proxy ids pointing here */
 	size_t		 n_ids, cap_ids;
 	/* duplicate detection: first 8 bytes of share hashes seen */

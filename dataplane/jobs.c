@@ -95,6 +95,7 @@ ujob_unref(struct dp *dp, struct ujob *uj)
 	if (uj == NULL || --uj->refs > 0)
 		return;
 	jobs_forget(dp, uj);
+	free(uj->bcast_line);
 	job_clear(&uj->job);
 	free(uj->seen);
 	free(uj);

@@ -408,8 +408,8 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 	struct job view;
 	uint8_t *cb1 = NULL;
 	uint64_t id;
-	char idhex[17];
 	json_t *params;
+	bool view_clean;
 	struct pool *p = uj->up ? uj->up->pool : NULL;
 
 	if (m->bev == NULL || m->state != M_AUTHORIZED || p == NULL)
@@ -474,6 +474,15 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 	if (uj->difficulty != m->diff_sent)
 		write_difficulty(m, uj->difficulty);
 
+	view_clean = clean || m->need_clean || uj->job.clean;
+	if (!clean && !m->need_clean && uj->bcast_line != NULL &&
+	    uj->bcast_plen == plen && uj->bcast_id != m->last_job_id) {
+		/* the common case of a fan-out: one line for everyone */
+		evbuffer_add(mout(m), uj->bcast_line, uj->bcast_len);
+		dp->c.msgs_miner_out++;
+		id = uj->bcast_id;
+		goto sent;
+	}
 	view = uj->job;
 	if (plen > 0) {
 		if ((cb1 = malloc(uj->job.coinb1_len + plen)) == NULL)
@@ -487,22 +496,38 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 		free(cb1);
 		return;
 	}
-	snprintf(idhex, sizeof(idhex), "%" PRIx64, id);
-	snprintf(view.id, sizeof(view.id), "%s", idhex);
-	view.clean = clean || m->need_clean || uj->job.clean;
+	snprintf(view.id, sizeof(view.id), "%" PRIx64, id);
+	view.clean = view_clean;
 	params = job_to_notify(&view);
 	free(cb1);
 	if (params == NULL)
 		return;
+	if (!clean && !m->need_clean && uj->bcast_line == NULL) {
+		/* first miner of this job with the usual layout: keep the
+		 * encoded line for the others */
+		uj->bcast_line = stratum_encode_notification("mining.notify",
+		    params, &uj->bcast_len);
+		if (uj->bcast_line != NULL) {
+			uj->bcast_id = id;
+			uj->bcast_plen = plen;
+			evbuffer_add(mout(m), uj->bcast_line, uj->bcast_len);
+			dp->c.msgs_miner_out++;
+			goto sent;
+		}
+		params = job_to_notify(&view);	/* stolen above: rebuild */
+		if (params == NULL)
+			return;
+	}
 	send_notification(m, "mining.notify", params);
+sent:
 	m->need_clean = false;
 	m->last_job_id = id;
 	m->last_send_ms = dp_now_ms();
 	p->c.jobs_forwarded++;
-	log_debug("job_forwarded", "{s:I,s:s,s:s,s:s,s:s,s:b,s:f}", "miner",
+	log_debug("job_forwarded", "{s:I,s:s,s:s,s:I,s:s,s:b,s:f}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "pool", p->cfg.key,
-	    "job", idhex, "pool_job", uj->job.id, "clean", view.clean,
-	    "difficulty", uj->difficulty);
+	    "job", (json_int_t)id, "pool_job", uj->job.id, "clean",
+	    view_clean, "difficulty", uj->difficulty);
 	miner_flush_check(m);
 }
 
