@@ -354,6 +354,7 @@ struct dp {
 	struct miner_list miners;		/* connected and ghosts */
 	struct miner	*mhash[4096];
 	size_t		 n_miners;		/* connected (not ghosts) */
+	size_t		 n_ghosts;		/* inside the reconnect grace */
 	uint64_t	 next_miner_id;
 	size_t		 en1_size;		/* |E_m| */
 	size_t		 en2_size;		/* n given to miners */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <event2/buffer.h>
@@ -30,6 +31,22 @@ usage(void)
 	    "upstream, ipc, logging)\n"
 	    "      --check        validate the configuration and exit\n"
 	    "  -v, --verbose      debug logging\n");
+}
+
+/* A miner costs one descriptor, plus one per pool in per_miner mode: take
+ * what the hard limit allows rather than stop at the usual 1024. */
+static void
+raise_nofile(unsigned max_miners)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)max_miners + 64)
+		log_warn("nofile_limit", "{s:I,s:i}", "limit",
+		    (json_int_t)rl.rlim_cur, "max_miners", (int)max_miners);
 }
 
 static size_t
@@ -169,6 +186,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(cfg.max_miners);
 	if (cfg.state_dir[0])
 		mkdir(cfg.state_dir, 0750);
 

@@ -221,6 +221,8 @@ miner_free(struct miner *m)
 	if (m == NULL)
 		return;
 	dp = m->dp;
+	if (m->state == M_GHOST && !m->dead)
+		dp->n_ghosts--;
 	miner_uncount(m);
 	for (i = 0; i < dp->n_pools; i++) {
 		upstream_free(m->ups[i]);
@@ -264,6 +266,7 @@ miner_close(struct miner *m, const char *why)
 	if (m->worker[0] != '\0' && dp->cfg.reconnect_grace_seconds > 0 &&
 	    !dp->stopping) {
 		miner_set_state(m, M_GHOST);
+		dp->n_ghosts++;
 		m->ghost_until_ms = dp_now_ms() +
 		    (uint64_t)dp->cfg.reconnect_grace_seconds * 1000;
 		return;
@@ -887,6 +890,9 @@ find_ghost(struct dp *dp, const char *session, const char *user)
 {
 	struct miner *g;
 
+	/* a fleet connecting has no ghosts: do not scan it per authorize */
+	if (dp->n_ghosts == 0)
+		return NULL;
 	TAILQ_FOREACH(g, &dp->miners, entry) {
 		if (g->state != M_GHOST || g->dead)
 			continue;
