@@ -248,7 +248,8 @@ void	 upstream_start(struct upstream *up);
 void	 upstream_fail_pending(struct upstream *up, const char *text);
 /* Close the connection (answering submits in flight) and redial later. */
 void	 upstream_reset(struct upstream *up, const char *why);
-/* Forward a validated share; the miner is answered when the pool is. */
+/* Forward a validated share; the miner is answered when the pool is.
+ * -1: no connection, -2: too many submits in flight (counted). */
 int	 upstream_submit(struct upstream *up, struct miner *m, json_t *req_id,
 	    struct ujob *uj, const char *en2_hex, uint32_t ntime,
 	    uint32_t nonce, bool has_vbits, uint32_t vbits);

@@ -786,11 +786,19 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 	memcpy(full + prelen, v.en2, v.en2_len);
 	hex_encode(full + uj->en1_len, prelen + v.en2_len - uj->en1_len,
 	    en2up);
-	if (upstream_submit(up, m, msg->id, uj, en2up, v.ntime, v.nonce,
-	    sub.vbits_hex != NULL, v.vbits) == -1) {
+	switch (upstream_submit(up, m, msg->id, uj, en2up, v.ntime, v.nonce,
+	    sub.vbits_hex != NULL, v.vbits)) {
+	case 0:
+		break;
+	case -2:
+		/* the pool is slower than the miners: say so, honestly */
+		local_reject(m, msg->id, p, STRATUM_ERR_OTHER,
+		    "Too many shares in flight to the pool");
+		break;
+	default:
 		local_reject(m, msg->id, p, STRATUM_ERR_OTHER,
 		    "Pool not connected");
-		return 0;
+		break;
 	}
 	return 0;
 }

@@ -236,7 +236,7 @@ up_send(struct upstream *up, enum up_req kind, const char *method,
 	if (up->n_pending >= DP_PENDING_MAX) {
 		json_decref(params);
 		dp_count_limit(up->dp, LIM_PENDING, up->pool->cfg.key);
-		return -1;
+		return -2;
 	}
 	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
 		json_decref(params);
@@ -714,6 +714,7 @@ upstream_submit(struct upstream *up, struct miner *m, json_t *req_id,
 	struct pending *pd = NULL;
 	char nt[9], nn[9], vb[9];
 	json_t *params;
+	int rc;
 
 	hex_from_u32(ntime, nt);
 	hex_from_u32(nonce, nn);
@@ -726,8 +727,8 @@ upstream_submit(struct upstream *up, struct miner *m, json_t *req_id,
 		hex_from_u32(vbits & uj->mask, vb);
 		json_array_append_new(params, json_string(vb));
 	}
-	if (up_send(up, REQ_SUBMIT, "mining.submit", params, &pd) == -1)
-		return -1;
+	if ((rc = up_send(up, REQ_SUBMIT, "mining.submit", params, &pd)) < 0)
+		return rc;
 	pd->miner_id = m->id;
 	pd->miner_req_id = json_incref(req_id);
 	pd->difficulty = uj->difficulty;
