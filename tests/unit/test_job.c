@@ -16,39 +16,14 @@
 #include "hex.h"
 #include "job.h"
 #include "sha256d.h"
+#include "testdata.h"
 
 static json_t	*vectors;
-
-/*
- * blocks.json lives in tests/unit/data.  DPMP_TEST_DATA is tried first,
- * then the directory of this source file, so the suite finds its data
- * whichever of the two the build points at.
- */
-static json_t *
-load_blocks(void)
-{
-	json_error_t	 jerr;
-	json_t		*v;
-	char		 path[4096];
-	const char	*slash;
-
-	snprintf(path, sizeof(path), "%s/blocks.json", DPMP_TEST_DATA);
-	if ((v = json_load_file(path, 0, &jerr)) != NULL)
-		return (v);
-	if ((slash = strrchr(__FILE__, '/')) != NULL) {
-		snprintf(path, sizeof(path), "%.*s/data/blocks.json",
-		    (int)(slash - __FILE__), __FILE__);
-		if ((v = json_load_file(path, 0, &jerr)) != NULL)
-			return (v);
-	}
-	fprintf(stderr, "blocks.json: %s\n", jerr.text);
-	return (NULL);
-}
 
 static void
 load_vectors(void)
 {
-	if ((vectors = load_blocks()) == NULL)
+	if ((vectors = testdata_load("blocks.json")) == NULL)
 		abort();
 }
 
