@@ -5,6 +5,7 @@
  * PROTOCOL.md sections 1 and 2.
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -277,6 +278,52 @@ stratum_write_request(struct evbuffer *out, int64_t id, const char *method,
 	if (obj == NULL)
 		return (-1);
 	return (stratum_write_json(out, obj));
+}
+
+/* Needs no escaping inside a JSON string (the text is valid UTF-8: it
+ * came through jansson or the config loader). */
+static bool
+plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return (false);
+	return (true);
+}
+
+int
+stratum_write_true(struct evbuffer *out, json_t *id)
+{
+	if (json_is_integer(id))
+		return (evbuffer_add_printf(out, "{\"id\":%" JSON_INTEGER_FORMAT
+		    ",\"result\":true,\"error\":null}\n",
+		    json_integer_value(id)) < 0 ? -1 : 0);
+	return (stratum_write_result(out, id, json_true()));
+}
+
+int
+stratum_write_submit(struct evbuffer *out, int64_t id, const char *user,
+    const char *job, const char *en2, const char *ntime, const char *nonce,
+    const char *vbits)
+{
+	json_t	*params;
+
+	if (plain(user) && plain(job) && plain(en2) && plain(ntime) &&
+	    plain(nonce) && (vbits == NULL || plain(vbits)))
+		return (evbuffer_add_printf(out, "{\"id\":%" PRId64
+		    ",\"method\":\"mining.submit\",\"params\":[\"%s\",\"%s\","
+		    "\"%s\",\"%s\",\"%s\"%s%s%s]}\n", id, user, job, en2, ntime,
+		    nonce, vbits ? ",\"" : "", vbits ? vbits : "",
+		    vbits ? "\"" : "") < 0 ? -1 : 0);
+	params = json_pack("[sssss]", user, job, en2, ntime, nonce);
+	if (params == NULL)
+		return (-1);
+	if (vbits != NULL && json_array_append_new(params,
+	    json_string(vbits)) == -1) {
+		json_decref(params);
+		return (-1);
+	}
+	return (stratum_write_request(out, id, "mining.submit", params));
 }
 
 static json_t *

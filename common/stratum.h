@@ -75,6 +75,14 @@ int	stratum_write_request(struct evbuffer *out, int64_t id,
 	    const char *method, json_t *params);
 int	stratum_write_notification(struct evbuffer *out, const char *method,
 	    json_t *params);
+/* The two lines a relay writes for every share, without building JSON
+ * objects: {"id":ID,"result":true,"error":null} and a mining.submit
+ * request (vbits NULL for 5 params).  Byte-identical to the general
+ * writers; strings that would need escaping take the general path. */
+int	stratum_write_true(struct evbuffer *out, json_t *id);
+int	stratum_write_submit(struct evbuffer *out, int64_t id,
+	    const char *user, const char *job, const char *en2,
+	    const char *ntime, const char *nonce, const char *vbits);
 /* Same, into a malloc'd "...\n" string (for fan-out of one notify to many
  * miners); *len gets its length. */
 char	*stratum_encode_notification(const char *method, json_t *params,

@@ -615,8 +615,10 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 			m->rejected[p->idx]++;
 		m->last_share_ms = dp_now_ms();
 		if (m->bev != NULL) {
-			if (accepted)
-				reply_result(m, req_id, json_true());
+			if (accepted) {
+				stratum_write_true(mout(m), req_id);
+				dp->c.msgs_miner_out++;
+			}
 			else
 				reply_error(m, req_id, code ? code :
 				    STRATUM_ERR_OTHER, text ? text : "Rejected");

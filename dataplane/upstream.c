@@ -223,37 +223,55 @@ upstream_reset(struct upstream *up, const char *why)
 		miner_tick(up->miner, dp_now_ms());
 }
 
+/* A pending entry for a request about to be written; NULL with *rc -1
+ * (no connection) or -2 (too many in flight, counted). */
+static struct pending *
+pending_new(struct upstream *up, enum up_req kind, int *rc)
+{
+	struct pending *pd;
+
+	*rc = -1;
+	if (up->bev == NULL)
+		return NULL;
+	if (up->n_pending >= DP_PENDING_MAX) {
+		dp_count_limit(up->dp, LIM_PENDING, up->pool->cfg.key);
+		*rc = -2;
+		return NULL;
+	}
+	if ((pd = calloc(1, sizeof(*pd))) == NULL)
+		return NULL;
+	pd->req_id = up->next_id++;
+	pd->kind = kind;
+	pd->sent_us = dp_now_us();
+	pd->deadline_ms = dp_now_ms() + DP_PENDING_TIMEOUT_MS;
+	return pd;
+}
+
+static void
+pending_add(struct upstream *up, struct pending *pd)
+{
+	up->dp->c.msgs_pool_out++;
+	TAILQ_INSERT_TAIL(&up->pending, pd, entry);
+	up->n_pending++;
+}
+
 static int
 up_send(struct upstream *up, enum up_req kind, const char *method,
     json_t *params, struct pending **pdp)
 {
 	struct pending *pd;
+	int rc;
 
-	if (up->bev == NULL) {
+	if ((pd = pending_new(up, kind, &rc)) == NULL) {
 		json_decref(params);
-		return -1;
+		return rc;
 	}
-	if (up->n_pending >= DP_PENDING_MAX) {
-		json_decref(params);
-		dp_count_limit(up->dp, LIM_PENDING, up->pool->cfg.key);
-		return -2;
-	}
-	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
-		json_decref(params);
-		return -1;
-	}
-	pd->req_id = up->next_id++;
-	pd->kind = kind;
-	pd->sent_us = dp_now_us();
-	pd->deadline_ms = dp_now_ms() + DP_PENDING_TIMEOUT_MS;
 	if (stratum_write_request(bufferevent_get_output(up->bev), pd->req_id,
 	    method, params) == -1) {
 		free(pd);
 		return -1;
 	}
-	up->dp->c.msgs_pool_out++;
-	TAILQ_INSERT_TAIL(&up->pending, pd, entry);
-	up->n_pending++;
+	pending_add(up, pd);
 	if (pdp)
 		*pdp = pd;
 	return 0;
@@ -711,24 +729,25 @@ upstream_submit(struct upstream *up, struct miner *m, json_t *req_id,
     struct ujob *uj, const char *en2_hex, uint32_t ntime, uint32_t nonce,
     bool has_vbits, uint32_t vbits)
 {
-	struct pending *pd = NULL;
+	struct pending *pd;
 	char nt[9], nn[9], vb[9];
-	json_t *params;
 	int rc;
 
+	if ((pd = pending_new(up, REQ_SUBMIT, &rc)) == NULL)
+		return rc;
 	hex_from_u32(ntime, nt);
 	hex_from_u32(nonce, nn);
-	params = json_pack("[sssss]", up->user, uj->job.id, en2_hex, nt, nn);
-	if (params == NULL)
-		return -1;
-	if (has_vbits) {
-		/* V & upstream mask is right under both the BIP 310 and the
-		 * ckpool header formula (PROTOCOL.md, mining.submit). */
+	/* V & upstream mask is right under both the BIP 310 and the ckpool
+	 * header formula (PROTOCOL.md, mining.submit). */
+	if (has_vbits)
 		hex_from_u32(vbits & uj->mask, vb);
-		json_array_append_new(params, json_string(vb));
+	if (stratum_write_submit(bufferevent_get_output(up->bev), pd->req_id,
+	    up->user, uj->job.id, en2_hex, nt, nn, has_vbits ? vb : NULL)
+	    == -1) {
+		free(pd);
+		return -1;
 	}
-	if ((rc = up_send(up, REQ_SUBMIT, "mining.submit", params, &pd)) < 0)
-		return rc;
+	pending_add(up, pd);
 	pd->miner_id = m->id;
 	pd->miner_req_id = json_incref(req_id);
 	pd->difficulty = uj->difficulty;

@@ -904,6 +904,69 @@ START_TEST(parse_set_extranonce)
 }
 END_TEST
 
+/* The per-share fast writers are byte-identical to the general ones, and
+ * anything that needs escaping still comes out as valid JSON. */
+START_TEST(fast_writers)
+{
+	struct evbuffer	*a = evbuffer_new(), *b = evbuffer_new();
+	json_t		*id = json_integer(12345), *sid = json_string("x\"y");
+	char		*fa, *fb;
+	json_t		*v;
+
+	stratum_write_true(a, id);
+	stratum_write_result(b, id, json_true());
+	fa = drain_str(a);
+	fb = drain_str(b);
+	ck_assert_str_eq(fa, fb);
+	free(fa);
+	free(fb);
+	stratum_write_true(a, sid);
+	stratum_write_result(b, sid, json_true());
+	fa = drain_str(a);
+	fb = drain_str(b);
+	ck_assert_str_eq(fa, fb);
+	free(fa);
+	free(fb);
+
+	stratum_write_submit(a, 7, "wallet.rig1", "1f", "00000000aabbccdd",
+	    "647025b5", "0a029ed1", "00b4e000");
+	stratum_write_request(b, 7, "mining.submit", json_pack("[ssssss]",
+	    "wallet.rig1", "1f", "00000000aabbccdd", "647025b5", "0a029ed1",
+	    "00b4e000"));
+	fa = drain_str(a);
+	fb = drain_str(b);
+	ck_assert_str_eq(fa, fb);
+	free(fa);
+	free(fb);
+	stratum_write_submit(a, 8, "w", "j", "00", "647025b5", "0a029ed1",
+	    NULL);
+	stratum_write_request(b, 8, "mining.submit", json_pack("[sssss]",
+	    "w", "j", "00", "647025b5", "0a029ed1"));
+	fa = drain_str(a);
+	fb = drain_str(b);
+	ck_assert_str_eq(fa, fb);
+	free(fa);
+	free(fb);
+
+	/* a hostile worker name is escaped, not spliced into the line */
+	stratum_write_submit(a, 9, "w\",\"x\\\n", "j\"", "00", "647025b5",
+	    "0a029ed1", NULL);
+	fa = drain_str(a);
+	v = json_loads(fa, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(v,
+	    "params"), 0)), "w\",\"x\\\n");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(v,
+	    "params"), 1)), "j\"");
+	json_decref(v);
+	free(fa);
+	json_decref(id);
+	json_decref(sid);
+	evbuffer_free(a);
+	evbuffer_free(b);
+}
+END_TEST
+
 static Suite *
 stratum_suite(void)
 {
@@ -950,9 +1013,11 @@ stratum_suite(void)
 	tcase_add_test(par, parse_configure_bad);
 	tcase_add_test(par, parse_difficulty);
 	tcase_add_test(par, parse_set_extranonce);
+	tcase_add_test(par, fast_writers);
 	suite_add_tcase(s, par);
 	return (s);
 }
+
 
 int
 main(void)
