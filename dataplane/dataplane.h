@@ -242,6 +242,8 @@ void	 pool_set_up(struct pool *p, bool up, const char *why);
 void	 pool_check(struct pool *p, uint64_t now_ms);
 
 struct upstream *upstream_new(struct pool *p, struct miner *m);
+/* The user a session authorizes as (config wallet + miner worker). */
+void	 upstream_set_user(struct upstream *up);
 void	 upstream_free(struct upstream *up);
 void	 upstream_start(struct upstream *up);
 /* Answer every submit in flight with an error (shutdown). */

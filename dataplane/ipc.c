@@ -343,14 +343,8 @@ h_set_config(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 			p->cfg = c;
 			p->up = true;
 			pool_set_up(p, false, "reconfigured");
-			LIST_FOREACH(up, &p->sessions, entry) {
-				snprintf(up->user, sizeof(up->user), "%s%s%s",
-				    c.wallet[0] ? c.wallet : (up->miner ?
-				    up->miner->user : "dpmp"),
-				    c.wallet[0] && up->miner ? "." : "",
-				    c.wallet[0] && up->miner ?
-				    up->miner->worker : "");
-			}
+			LIST_FOREACH(up, &p->sessions, entry)
+				upstream_set_user(up);
 			for (up = LIST_FIRST(&p->sessions); up != NULL;
 			    up = LIST_NEXT(up, entry)) {
 				upstream_reset(up, "reconfigured");

@@ -643,11 +643,9 @@ local_reject(struct miner *m, json_t *id, struct pool *p, int code,
 {
 	struct dp *dp = m->dp;
 
-	if (p != NULL) {
-		p->c.rejected[reject_from_code(code)]++;
+	dp_count_reject(dp, p, code);
+	if (p != NULL)
 		m->rejected[p->idx]++;
-	} else
-		dp->c.rejected_nopool[reject_from_code(code)]++;
 	reply_error(m, id, code, text);
 	log_info("share_result", "{s:I,s:s,s:s,s:s,s:i,s:s,s:s}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "pool", p ? p->cfg.key :

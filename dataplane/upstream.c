@@ -73,11 +73,28 @@ timer_in(struct event *ev, unsigned ms)
 	evtimer_add(ev, &tv);
 }
 
+void
+upstream_set_user(struct upstream *up)
+{
+	const char *wallet = up->pool->cfg.wallet;
+	const struct miner *m = up->miner;
+
+	/* Pools show each worker: wallet.worker, or the miner's own user
+	 * when the pool has no wallet configured. */
+	if (m != NULL && wallet[0] != '\0')
+		snprintf(up->user, sizeof(up->user), "%s.%s", wallet,
+		    m->worker[0] ? m->worker : "dpmp");
+	else if (m != NULL)
+		snprintf(up->user, sizeof(up->user), "%s", m->user);
+	else
+		snprintf(up->user, sizeof(up->user), "%s", wallet[0] ?
+		    wallet : "dpmp");
+}
+
 struct upstream *
 upstream_new(struct pool *p, struct miner *m)
 {
 	struct upstream *up;
-	const char *wallet = p->cfg.wallet;
 
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
@@ -95,16 +112,7 @@ upstream_new(struct pool *p, struct miner *m)
 		free(up);
 		return NULL;
 	}
-	/* Pools show each worker: wallet.worker, or the miner's own user
-	 * when the pool has no wallet configured. */
-	if (m != NULL && wallet[0] != '\0')
-		snprintf(up->user, sizeof(up->user), "%s.%s", wallet,
-		    m->worker[0] ? m->worker : "dpmp");
-	else if (m != NULL)
-		snprintf(up->user, sizeof(up->user), "%s", m->user);
-	else
-		snprintf(up->user, sizeof(up->user), "%s", wallet[0] ?
-		    wallet : "dpmp");
+	upstream_set_user(up);
 	LIST_INSERT_HEAD(&p->sessions, up, entry);
 	p->n_sessions++;
 	return up;
