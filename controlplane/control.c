@@ -14,6 +14,7 @@ struct control {
 	struct cp		*cp;
 	struct rpc_server	*srv;
 	struct event		*ev;
+	struct event		*tick;
 	rpc_handler		*handlers;
 };
 
@@ -177,10 +178,22 @@ on_request(evutil_socket_t fd, short what, void *arg)
 	rpc_server_poll(ctl->srv);
 }
 
+/* Keep the listener accepting (see rpc_server_guard). */
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+
+	(void)fd;
+	(void)what;
+	rpc_server_guard(ctl->srv);
+}
+
 struct control *
 control_new(struct cp *cp, struct event_base *base, const char *url)
 {
 	const ProtobufCServiceDescriptor *svc = &dpmp__control__descriptor;
+	const struct timeval second = { 1, 0 };
 	struct control	*ctl;
 	size_t		 i, j;
 
@@ -207,6 +220,9 @@ control_new(struct cp *cp, struct event_base *base, const char *url)
 	    EV_READ | EV_PERSIST, on_request, ctl);
 	if (ctl->ev == NULL || event_add(ctl->ev, NULL) == -1)
 		goto err;
+	ctl->tick = event_new(base, -1, EV_PERSIST, on_tick, ctl);
+	if (ctl->tick == NULL || event_add(ctl->tick, &second) == -1)
+		goto err;
 	return ctl;
 err:
 	control_free(ctl);
@@ -220,6 +236,8 @@ control_free(struct control *ctl)
 		return;
 	if (ctl->ev != NULL)
 		event_free(ctl->ev);
+	if (ctl->tick != NULL)
+		event_free(ctl->tick);
 	rpc_server_free(ctl->srv);
 	free(ctl->handlers);
 	free(ctl);

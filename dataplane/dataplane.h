@@ -406,6 +406,7 @@ void	 dp_event(struct dp *dp, const char *type, const struct miner *m,
 	    const char *pool, const char *from, const char *result,
 	    const char *reason, double difficulty);
 int	 ipc_init(struct dp *dp);
+void	 ipc_tick(struct dp *dp);
 void	 ipc_shutdown(struct dp *dp);
 
 #endif

@@ -209,6 +209,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
 		miner_tick(m, now);
+	ipc_tick(dp);
 }
 
 static void

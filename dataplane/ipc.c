@@ -576,6 +576,16 @@ ipc_init(struct dp *dp)
 	return 0;
 }
 
+/* Once a second: keep both listeners accepting (see rpc_server_guard). */
+void
+ipc_tick(struct dp *dp)
+{
+	if (dp->rpc != NULL)
+		rpc_server_guard(dp->rpc);
+	if (dp->pub != NULL)
+		rpc_pub_guard(dp->pub);
+}
+
 void
 ipc_shutdown(struct dp *dp)
 {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,9 +55,44 @@
  */
 #define RPC_REPLY_TIMEOUT_MS	100
 
+/*
+ * The listener guard.  nng 1.5.2 (Debian 12) stops accepting on a listener
+ * for good once one peer disconnects during the SP handshake (nng issue
+ * #1518, fixed in nng 1.6.0): a single connect() and close() on the ipc
+ * path is enough, and every later client then waits forever.  So each
+ * listener we own is watched: every RPC_GUARD_EVERY_MS the owner's loop
+ * dials it from inside the process, and when the socket has attached no
+ * connection at all RPC_GUARD_WAIT_MS later, the listener is closed and
+ * opened again.  Connections it had are dropped with it; req clients
+ * redial and resend, sub clients redial.
+ */
+#define RPC_GUARD_EVERY_MS	2000
+#define RPC_GUARD_WAIT_MS	1000
+
+struct rpc_guard {
+	nng_socket		 sock;		/* the socket listening */
+	nng_listener		 l;
+	bool			 listening;
+	nng_socket		 probe;		/* peer protocol, lazily */
+	bool			 have_probe;
+	nng_dialer		 d;
+	bool			 probing;
+	int			 (*probe_open)(nng_socket *);
+	const char		*url;		/* owner's copy */
+	const char		*service;
+	atomic_uint		 attached;	/* counted on nng's threads */
+	unsigned		 mark;
+	int64_t			 started_ms, next_ms;
+	unsigned long		 restarts;
+};
+
+static int	guard_every_ms = RPC_GUARD_EVERY_MS;
+static int	guard_wait_ms = RPC_GUARD_WAIT_MS;
+
 struct rpc_server {
 	nng_socket			 sock;
 	char				*url;
+	struct rpc_guard		 guard;
 	const ProtobufCServiceDescriptor *svc;
 	rpc_handler			*handlers;	/* svc->n_methods */
 	rpc_out_free			 out_free;
@@ -73,6 +109,7 @@ struct rpc_client {
 struct rpc_pub {
 	nng_socket			 sock;
 	char				*url;
+	struct rpc_guard		 guard;
 };
 
 struct rpc_sub {
@@ -175,6 +212,141 @@ pack_alloc(const ProtobufCMessage *msg, size_t max, size_t *lenp)
 		return NULL;
 	}
 	return buf;
+}
+
+/* ---- listener guard (see RPC_GUARD_EVERY_MS) ------------------------ */
+
+/* Runs on an nng thread: count only, never call into the owner. */
+static void
+guard_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct rpc_guard *g = arg;
+
+	(void)p;
+	(void)ev;
+	atomic_fetch_add(&g->attached, 1);
+}
+
+static int
+guard_listen(struct rpc_guard *g)
+{
+	int	 rv;
+
+	/*
+	 * nng removes a stale ipc socket file left by a dead process itself
+	 * and fails with EADDRINUSE only when another process is live on it,
+	 * which must stay an error: two dataplanes on one endpoint would
+	 * split the controlplane's requests between them.
+	 */
+	if ((rv = nng_listen(g->sock, g->url, &g->l, 0)) == 0)
+		g->listening = true;
+	return rv;
+}
+
+static int
+guard_start(struct rpc_guard *g, nng_socket sock, const char *url,
+    const char *service, int (*probe_open)(nng_socket *))
+{
+	int	 rv;
+
+	g->sock = sock;
+	g->url = url;
+	g->service = service;
+	g->probe_open = probe_open;
+	atomic_init(&g->attached, 0);
+	g->next_ms = now_ms() + guard_every_ms;
+	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, guard_pipe_cb,
+	    g)) != 0)
+		return rv;
+	return guard_listen(g);
+}
+
+static void
+guard_stop(struct rpc_guard *g)
+{
+	if (g->have_probe)
+		nng_close(g->probe);	/* closes the dialer too */
+	g->have_probe = g->probing = false;
+}
+
+static void
+guard_restart(struct rpc_guard *g)
+{
+	int	 rv;
+
+	g->restarts++;
+	if (g->listening)
+		nng_listener_close(g->l);
+	g->listening = false;
+	if ((rv = guard_listen(g)) != 0) {
+		/* the old one may still hold the path: try next round */
+		log_error("ipc_listen_failed", "{s:s,s:s,s:s}", "url", g->url,
+		    "service", g->service, "error", nng_strerror(rv));
+		return;
+	}
+	log_warn("ipc_listener_restarted", "{s:s,s:s,s:s,s:i}", "url",
+	    g->url, "service", g->service, "reason",
+	    "accepted no connection (nng 1.5 listener stall)", "waited_ms",
+	    guard_wait_ms);
+}
+
+static int
+guard_check(struct rpc_guard *g)
+{
+	int64_t	 now = now_ms();
+	int	 rv, restarted = 0;
+
+	if (g->probing) {
+		if (atomic_load(&g->attached) == g->mark) {
+			if (now - g->started_ms < guard_wait_ms)
+				return 0;
+			guard_restart(g);
+			restarted = 1;
+		}
+		/* Closed only now, long after its handshake ended, so the
+		 * probe can never be the disconnect that stalls nng. */
+		nng_dialer_close(g->d);
+		g->probing = false;
+		g->next_ms = now + (g->listening ? guard_every_ms : 200);
+		return restarted;
+	}
+	if (now < g->next_ms)
+		return 0;
+	if (!g->listening) {
+		guard_restart(g);
+		g->next_ms = now + (g->listening ? guard_every_ms : 200);
+		return 0;
+	}
+	if (!g->have_probe) {
+		if ((rv = g->probe_open(&g->probe)) != 0) {
+			log_warn("ipc_socket_failed", "{s:s,s:s,s:s}", "url",
+			    g->url, "socket", "probe", "error",
+			    nng_strerror(rv));
+			g->next_ms = now + guard_every_ms;
+			return 0;
+		}
+		g->have_probe = true;
+	}
+	g->mark = atomic_load(&g->attached);
+	if ((rv = nng_dialer_create(&g->d, g->probe, g->url)) == 0 &&
+	    (rv = nng_dialer_start(g->d, NNG_FLAG_NONBLOCK)) != 0)
+		nng_dialer_close(g->d);
+	if (rv != 0) {
+		/* nothing to dial (the path was removed?): listen again */
+		guard_restart(g);
+		g->next_ms = now + guard_every_ms;
+		return 1;
+	}
+	g->probing = true;
+	g->started_ms = now;
+	return 0;
+}
+
+void
+rpc_guard_timing(int every_ms, int wait_ms)
+{
+	guard_every_ms = every_ms > 0 ? every_ms : RPC_GUARD_EVERY_MS;
+	guard_wait_ms = wait_ms > 0 ? wait_ms : RPC_GUARD_WAIT_MS;
 }
 
 /* ---- server ------------------------------------------------------- */
@@ -362,13 +534,8 @@ rpc_server_new(const char *url, const ProtobufCServiceDescriptor *svc,
 		    "socket", "rep", "error", nng_strerror(rv));
 		goto err_sock;
 	}
-	/*
-	 * nng removes a stale ipc socket file left by a dead process itself
-	 * and fails with EADDRINUSE only when another process is live on it,
-	 * which must stay an error: two dataplanes on one endpoint would
-	 * split the controlplane's requests between them.
-	 */
-	if ((rv = nng_listen(srv->sock, url, NULL, 0)) != 0) {
+	if ((rv = guard_start(&srv->guard, srv->sock, srv->url, svc->name,
+	    nng_req0_open)) != 0) {
 		log_error("ipc_listen_failed", "{s:s,s:s,s:s}", "url", url,
 		    "service", svc->name, "error", nng_strerror(rv));
 		goto err_sock;
@@ -391,10 +558,17 @@ rpc_server_free(struct rpc_server *srv)
 {
 	if (srv == NULL)
 		return;
+	guard_stop(&srv->guard);
 	nng_close(srv->sock);
 	free(srv->url);
 	free(srv->handlers);
 	free(srv);
+}
+
+int
+rpc_server_guard(struct rpc_server *srv)
+{
+	return guard_check(&srv->guard);
 }
 
 int
@@ -680,7 +854,8 @@ rpc_pub_new(const char *url)
 		    "socket", "pub", "error", nng_strerror(rv));
 		goto err;
 	}
-	if ((rv = nng_listen(pub->sock, url, NULL, 0)) != 0) {
+	if ((rv = guard_start(&pub->guard, pub->sock, pub->url, "events",
+	    nng_sub0_open)) != 0) {
 		log_error("ipc_listen_failed", "{s:s,s:s,s:s}", "url", url,
 		    "service", "events", "error", nng_strerror(rv));
 		nng_close(pub->sock);
@@ -701,9 +876,16 @@ rpc_pub_free(struct rpc_pub *pub)
 {
 	if (pub == NULL)
 		return;
+	guard_stop(&pub->guard);
 	nng_close(pub->sock);
 	free(pub->url);
 	free(pub);
+}
+
+int
+rpc_pub_guard(struct rpc_pub *pub)
+{
+	return guard_check(&pub->guard);
 }
 
 int

@@ -54,6 +54,16 @@ int	rpc_server_fd(struct rpc_server *srv);
 /* Serve every request that is waiting, without blocking.  Returns the
  * number served. */
 int	rpc_server_poll(struct rpc_server *srv);
+/*
+ * Keep the listener alive: call about once a second from the owner's loop.
+ * nng 1.5.2 stops accepting for good after one client disconnects during
+ * the handshake (nng #1518); this notices (an in-process probe dial every
+ * few seconds) and listens again, logging ipc_listener_restarted.  Returns
+ * 1 when it restarted the listener, else 0.
+ */
+int	rpc_server_guard(struct rpc_server *srv);
+/* The guard's timing, process-wide (tests); 0 keeps the default. */
+void	rpc_guard_timing(int every_ms, int wait_ms);
 /* What the server does with one request, without a socket (tests,
  * fuzzers): decode buf, run the handler, and return the packed RpcResponse
  * in *reply (free() it).  Returns the rpc_code answered, or -1 when no
@@ -84,6 +94,8 @@ struct rpc_pub;
 struct rpc_pub *rpc_pub_new(const char *url);
 void	rpc_pub_free(struct rpc_pub *pub);
 int	rpc_pub_send(struct rpc_pub *pub, const Dpmp__Event *ev);
+/* As rpc_server_guard, for the events listener. */
+int	rpc_pub_guard(struct rpc_pub *pub);
 
 struct rpc_sub;
 struct rpc_sub *rpc_sub_new(const char *url);

@@ -220,6 +220,8 @@ struct srv_thread {
 	thrd_t			 th;
 	int			 wake[2];
 	atomic_bool		 stop;
+	atomic_bool		 guard;		/* run rpc_server_guard */
+	atomic_int		 restarts;
 	struct fake		 fake;
 };
 
@@ -234,8 +236,12 @@ srv_loop(void *arg)
 	pfd[1].fd = st->wake[0];
 	pfd[1].events = POLLIN;
 	while (!atomic_load(&st->stop)) {
-		if (poll(pfd, 2, 1000) > 0 && (pfd[0].revents & POLLIN))
+		if (poll(pfd, 2, atomic_load(&st->guard) ? 50 : 1000) > 0 &&
+		    (pfd[0].revents & POLLIN))
 			rpc_server_poll(st->srv);
+		if (atomic_load(&st->guard))
+			atomic_fetch_add(&st->restarts,
+			    rpc_server_guard(st->srv));
 	}
 	return 0;
 }
@@ -986,6 +992,126 @@ START_TEST(sub_before_pub)
 }
 END_TEST
 
+/* ---- listener guard ----------------------------------------------- */
+
+/* What nng 1.5.2 cannot take (nng #1518): a peer that connects to the ipc
+ * path and leaves before the SP handshake is done. */
+static void
+connect_and_leave(const char *ipc_url)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	int			 fd;
+
+	ck_assert(strncmp(ipc_url, "ipc://", 6) == 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ipc_url + 6);
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+	    0);
+	close(fd);
+}
+
+START_TEST(guard_quiet_when_healthy)
+{
+	struct srv_thread	 st;
+	struct rpc_client	*cl;
+	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__State		*state = NULL;
+	char			 err[256];
+	int			 i;
+
+	rpc_guard_timing(100, 300);
+	srv_start(&st, 3);
+	atomic_store(&st.guard, true);
+	cl = rpc_client_new(url, 2000);
+	ck_assert_ptr_nonnull(cl);
+	/* a dozen probe rounds with a client busy on the socket */
+	for (i = 0; i < 30; i++) {
+		ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
+		    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+		    sizeof(err)), RPC_OK);
+		ck_assert_uint_eq(state->n_miners, 3);
+		dpmp__state__free_unpacked(state, NULL);
+		usleep(50 * 1000);
+	}
+	rpc_client_free(cl);
+	srv_stop(&st);
+	rpc_guard_timing(0, 0);
+	ck_assert_int_eq(atomic_load(&st.restarts), 0);
+	ck_assert_ptr_null(strstr(log_text(), "ipc_listener_restarted"));
+}
+END_TEST
+
+START_TEST(guard_recovers_stalled_listener)
+{
+	struct srv_thread	 st;
+	struct rpc_client	*cl;
+	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__State		*state = NULL;
+	char			 err[256];
+	int64_t			 t0;
+	int			 i;
+
+	rpc_guard_timing(200, 300);
+	srv_start(&st, 2);
+	atomic_store(&st.guard, true);
+	for (i = 0; i < 3; i++)
+		connect_and_leave(url);
+	/* a fresh client, which nng 1.5.2 alone would leave hanging */
+	t0 = mono_ms();
+	cl = rpc_client_new(url, 5000);
+	ck_assert_ptr_nonnull(cl);
+	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
+	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    sizeof(err)), RPC_OK);
+	ck_assert_uint_eq(state->n_miners, 2);
+	dpmp__state__free_unpacked(state, NULL);
+	ck_assert_int_lt(mono_ms() - t0, 3000);
+	/* and it keeps serving afterwards */
+	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
+	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    sizeof(err)), RPC_OK);
+	dpmp__state__free_unpacked(state, NULL);
+	rpc_client_free(cl);
+	srv_stop(&st);
+	rpc_guard_timing(0, 0);
+	/* with a fixed nng nothing stalls and there is nothing to restart */
+	if (atomic_load(&st.restarts) > 0)
+		ck_assert_ptr_nonnull(strstr(log_text(),
+		    "\"event\":\"ipc_listener_restarted\""));
+}
+END_TEST
+
+START_TEST(guard_recovers_events_listener)
+{
+	struct rpc_pub	*pub;
+	struct rpc_sub	*sub;
+	Dpmp__Event	 ev = DPMP__EVENT__INIT, *got = NULL;
+	int64_t		 t0;
+
+	rpc_guard_timing(200, 300);
+	pub = rpc_pub_new(evurl);
+	ck_assert_ptr_nonnull(pub);
+	connect_and_leave(evurl);
+	usleep(50 * 1000);
+	sub = rpc_sub_new(evurl);
+	ck_assert_ptr_nonnull(sub);
+	ev.type = "pool_up";
+	ev.pool = "A";
+	/* publish (and guard) until the late subscriber hears something */
+	for (t0 = mono_ms(); got == NULL && mono_ms() - t0 < 5000;) {
+		rpc_pub_guard(pub);
+		ck_assert_int_eq(rpc_pub_send(pub, &ev), 0);
+		got = sub_wait(sub, 100);
+	}
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->type, "pool_up");
+	dpmp__event__free_unpacked(got, NULL);
+	rpc_sub_free(sub);
+	rpc_pub_free(pub);
+	rpc_guard_timing(0, 0);
+}
+END_TEST
+
 static Suite *
 rpc_suite(void)
 {
@@ -1014,6 +1140,9 @@ rpc_suite(void)
 	tcase_add_test(tc, pubsub_roundtrip);
 	tcase_add_test(tc, pubsub_malformed);
 	tcase_add_test(tc, sub_before_pub);
+	tcase_add_test(tc, guard_quiet_when_healthy);
+	tcase_add_test(tc, guard_recovers_stalled_listener);
+	tcase_add_test(tc, guard_recovers_events_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }
