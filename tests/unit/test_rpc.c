@@ -36,13 +36,23 @@
  * server restarts: about one run in fifty under load, only in the restart
  * test.  The leak is nng's, after the message was handed to it, so it is
  * suppressed there and nowhere else.
+ *
+ * The listener-guard cases are built a second time from this file as
+ * test_rpc_guard (DPMP_RPC_GUARD_ONLY) and run there alone: the listener
+ * nng 1.5.2 stalled is never freed by nng, closed or not (about 3 KiB per
+ * stall, allocated on nng's own threads, so no frame of ours to match),
+ * and that binary suppresses leaks inside libnng for that reason only.
  */
 const char	*__lsan_default_suppressions(void);
 
 const char *
 __lsan_default_suppressions(void)
 {
+#ifdef DPMP_RPC_GUARD_ONLY
+	return "leak:server_restart_fn\nleak:libnng.so\n";
+#else
 	return "leak:server_restart_fn\n";
+#endif
 }
 
 /* ---- fixture ------------------------------------------------------ */
@@ -1118,6 +1128,21 @@ rpc_suite(void)
 	Suite	*s = suite_create("rpc");
 	TCase	*tc;
 
+	tc = tcase_create("guard");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, guard_quiet_when_healthy);
+	suite_add_tcase(s, tc);
+
+	/* run by test_rpc_guard only (see __lsan_default_suppressions) */
+	tc = tcase_create("stall");
+	tcase_set_tags(tc, "stall");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, guard_recovers_stalled_listener);
+	tcase_add_test(tc, guard_recovers_events_listener);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("reqrep");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -1140,9 +1165,6 @@ rpc_suite(void)
 	tcase_add_test(tc, pubsub_roundtrip);
 	tcase_add_test(tc, pubsub_malformed);
 	tcase_add_test(tc, sub_before_pub);
-	tcase_add_test(tc, guard_quiet_when_healthy);
-	tcase_add_test(tc, guard_recovers_stalled_listener);
-	tcase_add_test(tc, guard_recovers_events_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1153,7 +1175,11 @@ main(void)
 	SRunner	*sr = srunner_create(rpc_suite());
 	int	 failed;
 
-	srunner_run_all(sr, CK_NORMAL);
+#ifdef DPMP_RPC_GUARD_ONLY
+	srunner_run_tagged(sr, NULL, NULL, "stall", NULL, CK_NORMAL);
+#else
+	srunner_run_tagged(sr, NULL, NULL, NULL, "stall", CK_NORMAL);
+#endif
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
