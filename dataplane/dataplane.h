@@ -37,6 +37,7 @@
 #define DP_BACKOFF_MIN_MS	500
 #define DP_BACKOFF_MAX_MS	30000
 #define DP_KEEPALIVE_MS		60000	/* re-send work to idle miners */
+#define DP_EVENT_BATCH_MS	50	/* accepted-share events coalesce */
 #define DP_DEDUPE_MAX		262144	/* share keys remembered per job */
 
 struct dp;
@@ -320,6 +321,12 @@ struct miner {
 	bool		 dead;			/* closed, freed at next tick */
 	bool		 en1_set;		/* E_m chosen (or adopted) */
 	uint64_t	 rate_ms;
+	/* accepted shares not yet published as an event (dp_share_event) */
+	double		 ev_diff[DP_MAX_POOLS];
+	uint32_t	 ev_count[DP_MAX_POOLS];
+	uint64_t	 ev_first_ms;
+	bool		 ev_queued;
+	struct miner	*ev_next;
 	TAILQ_ENTRY(miner) entry;
 	struct miner	*hnext;			/* id hash chain */
 };
@@ -371,6 +378,8 @@ struct dp {
 	/* ipc */
 	struct rpc_server *rpc;
 	struct rpc_pub	*pub;
+	struct miner	*ev_head;		/* miners with batched shares */
+	struct event	*ev_flush;
 	struct event	*rpc_ev;
 	struct event	*tick_ev;
 	struct event	*sig_ev[3];
@@ -405,6 +414,14 @@ int	 reject_from_code(int code);
 void	 dp_event(struct dp *dp, const char *type, const struct miner *m,
 	    const char *pool, const char *from, const char *result,
 	    const char *reason, double difficulty);
+/* An accepted share, published with the miner's others for this pool in
+ * one share_result event at most DP_EVENT_BATCH_MS later (one nng message
+ * per share cost the share path more than validating it). */
+void	 dp_share_event(struct dp *dp, struct miner *m, int pool,
+	    double difficulty);
+/* Publish every batched share now (before an event that must follow
+ * them, a miner's end, shutdown). */
+void	 dp_events_flush(struct dp *dp);
 int	 ipc_init(struct dp *dp);
 void	 ipc_tick(struct dp *dp);
 void	 ipc_shutdown(struct dp *dp);

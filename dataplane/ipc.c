@@ -511,17 +511,18 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 
 /* ---- events --------------------------------------------------------- */
 
-void
-dp_event(struct dp *dp, const char *type, const struct miner *m,
+static void
+publish(struct dp *dp, const char *type, const struct miner *m,
     const char *pool, const char *from, const char *result,
-    const char *reason, double difficulty)
+    const char *reason, double difficulty, uint64_t ts_ms, uint32_t count)
 {
 	Dpmp__Event ev = DPMP__EVENT__INIT;
 
 	if (dp->pub == NULL)
 		return;
 	ev.type = (char *)type;
-	ev.ts_ms = dp_now_ms();
+	ev.ts_ms = ts_ms;
+	ev.count = count;
 	ev.miner_id = m ? m->id : 0;
 	ev.worker = (char *)(m ? m->worker : "");
 	ev.pool = (char *)(pool ? pool : "");
@@ -530,6 +531,64 @@ dp_event(struct dp *dp, const char *type, const struct miner *m,
 	ev.reason = (char *)(reason ? reason : "");
 	ev.difficulty = difficulty;
 	rpc_pub_send(dp->pub, &ev);
+}
+
+void
+dp_event(struct dp *dp, const char *type, const struct miner *m,
+    const char *pool, const char *from, const char *result,
+    const char *reason, double difficulty)
+{
+	publish(dp, type, m, pool, from, result, reason, difficulty,
+	    dp_now_ms(), 0);
+}
+
+void
+dp_events_flush(struct dp *dp)
+{
+	struct miner *m;
+	size_t i;
+
+	while ((m = dp->ev_head) != NULL) {
+		dp->ev_head = m->ev_next;
+		m->ev_next = NULL;
+		m->ev_queued = false;
+		for (i = 0; i < dp->n_pools; i++) {
+			if (m->ev_count[i] == 0)
+				continue;
+			publish(dp, "share_result", m, dp->pools[i].cfg.key,
+			    NULL, "accepted", "", m->ev_diff[i],
+			    m->ev_first_ms, m->ev_count[i]);
+			m->ev_count[i] = 0;
+			m->ev_diff[i] = 0;
+		}
+	}
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dp_events_flush(arg);
+}
+
+void
+dp_share_event(struct dp *dp, struct miner *m, int pool, double difficulty)
+{
+	const struct timeval batch = { 0, DP_EVENT_BATCH_MS * 1000 };
+
+	if (dp->pub == NULL || pool < 0 || (size_t)pool >= dp->n_pools)
+		return;
+	if (!m->ev_queued) {
+		m->ev_queued = true;
+		m->ev_first_ms = dp_now_ms();
+		m->ev_next = dp->ev_head;
+		dp->ev_head = m;
+	}
+	m->ev_count[pool]++;
+	m->ev_diff[pool] += difficulty;
+	if (dp->ev_flush != NULL && !evtimer_pending(dp->ev_flush, NULL))
+		evtimer_add(dp->ev_flush, &batch);
 }
 
 static const rpc_handler dataplane_handlers[] = {
@@ -569,6 +628,8 @@ ipc_init(struct dp *dp)
 		log_error("ipc_failed", "{s:s}", "url", dp->cfg.ipc_events);
 		return -1;
 	}
+	if ((dp->ev_flush = evtimer_new(dp->base, flush_cb, dp)) == NULL)
+		return -1;
 	log_info("ipc_listening", "{s:s,s:s}", "rpc", dp->cfg.ipc_dataplane,
 	    "events", dp->cfg.ipc_events);
 	/* requests may have queued before the event was armed */
@@ -589,6 +650,10 @@ ipc_tick(struct dp *dp)
 void
 ipc_shutdown(struct dp *dp)
 {
+	dp_events_flush(dp);
+	if (dp->ev_flush)
+		event_free(dp->ev_flush);
+	dp->ev_flush = NULL;
 	if (dp->rpc_ev)
 		event_free(dp->rpc_ev);
 	dp->rpc_ev = NULL;

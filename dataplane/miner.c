@@ -221,6 +221,8 @@ miner_free(struct miner *m)
 	if (m == NULL)
 		return;
 	dp = m->dp;
+	if (m->ev_queued)
+		dp_events_flush(dp);	/* m leaves the batch list */
 	if (m->state == M_GHOST && !m->dead)
 		dp->n_ghosts--;
 	miner_uncount(m);
@@ -255,6 +257,8 @@ miner_close(struct miner *m, const char *why)
 	log_info("miner_disconnected", "{s:I,s:s,s:s,s:s,s:s}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "address", m->addr,
 	    "pool", pool_key(dp, m->pool), "reason", why);
+	if (m->ev_queued)
+		dp_events_flush(dp);	/* its shares before its end */
 	dp_event(dp, "miner_disconnected", m, pool_key(dp, m->pool), NULL,
 	    NULL, why, 0);
 	if (m->bev) {
@@ -631,9 +635,12 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 	    "accepted" : "rejected", "code", code, "reason", accepted ? "" :
 	    (text ? text : reject_reason_str(rej)), "latency_ms",
 	    latency_us / 1000.0);
-	dp_event(dp, "share_result", m, p->cfg.key, NULL, accepted ?
-	    "accepted" : "rejected", accepted ? "" : reject_reason_str(rej),
-	    difficulty);
+	if (accepted && m != NULL)
+		dp_share_event(dp, m, p->idx, difficulty);
+	else
+		dp_event(dp, "share_result", m, p->cfg.key, NULL, accepted ?
+		    "accepted" : "rejected", accepted ? "" :
+		    reject_reason_str(rej), difficulty);
 }
 
 /* A share refused here, before the pool: answered and counted. */

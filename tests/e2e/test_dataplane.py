@@ -314,6 +314,47 @@ def _(env):
     assert acc["A"] >= old["A"] and acc["B"] > 0, (old, acc)
 
 
+@t.check("events: accepted shares coalesce and add up to the pools'")
+def _(env):
+    # easy shares, so that each miner finds several per batch
+    a, pa = env.simpool("--name", "A", "--difficulty", "0.0000001")
+    b, pb = env.simpool("--name", "B", "--difficulty", "0.0000002")
+    dp = Dataplane(env, {"A": pa, "B": pb})
+    evurl = dp.url.replace("dataplane.ipc", "events.ipc")
+    # to a file: a pipe nobody reads would fill and stall the subscriber
+    evpath = env.path("events.jsonl")
+    with open(evpath, "w") as fh:
+        sub = subprocess.Popen([os.path.join(os.environ.get(
+            "DPMP_BIN", "build/bin"), "dpmp-ipctool"), "-e", evurl,
+            "events", "30"], stdout=fh, text=True)
+    wait_for(lambda: "subscribed" in open(evpath).read(), 5,
+             what="event subscriber")
+    time.sleep(0.5)     # pub/sub: let the subscription land
+    m = env.simminer(dp.port, "--miners", "4", "--rate", "100",
+                     "--duration", "5")
+    f = flip(dp, 4)
+    ms = stats(m)
+    f.wait(timeout=30)
+    time.sleep(0.5)     # the last batch is published within 50 ms
+    sub.terminate()
+    sub.wait(timeout=10)
+    evs = [json.loads(line) for line in open(evpath) if line.strip()]
+    acc = [e for e in evs if e.get("type") == "share_result" and
+           e.get("result") == "accepted"]
+    pools = {"A": pool_stats(a), "B": pool_stats(b)}
+    check_clean_run(ms, list(pools.values()))
+    for k, ps in pools.items():
+        mine = [e for e in acc if e["pool"] == k]
+        n = sum(e.get("count", 0) or 1 for e in mine)
+        d = sum(e.get("difficulty", 0) for e in mine)
+        assert n == ps["accepted"], (k, n, ps["accepted"])
+        assert abs(d - ps["accepted_difficulty"]) < 1e-9 * max(1, d), \
+            (k, d, ps["accepted_difficulty"])
+    # 4 miners at 100 shares/s: far fewer events than shares
+    total = sum(p["accepted"] for p in pools.values())
+    assert len(acc) < total * 0.8, (len(acc), total)
+
+
 @t.check("IPC: malformed, oversized and unknown requests get errors")
 def _(env):
     a, pa = env.simpool("--name", "A", "--difficulty", DA)

@@ -8,7 +8,9 @@
  *   dpmp-ipctool -e URL call METHOD            (empty input, e.g. bogus)
  *   dpmp-ipctool -e URL raw N                  (N random bytes, no envelope)
  *   dpmp-ipctool -e URL badpayload METHOD      (envelope, garbage payload)
+ *   dpmp-ipctool -e EVENTS_URL events SECONDS  (print events as JSON lines)
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: dpmp-ipctool -e URL [-t MS] "
 	    "state|counters|assign POOL [ID..]|flip POOLS INTERVAL DURATION|"
-	    "call METHOD|raw N|badpayload METHOD\n");
+	    "call METHOD|raw N|badpayload METHOD|events SECONDS\n");
 	exit(2);
 }
 
@@ -149,6 +151,46 @@ raw_send(const void *buf, size_t len)
 	return 0;
 }
 
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Subscribe to url and print every event for `seconds`; flushes each
+ * line so a test can read them as they come. */
+static int
+events(double seconds)
+{
+	struct rpc_sub *sub;
+	struct pollfd pfd;
+	Dpmp__Event *ev;
+	double end = mono_s() + seconds;
+
+	if ((sub = rpc_sub_new(url)) == NULL) {
+		fprintf(stderr, "dpmp-ipctool: cannot subscribe to %s\n", url);
+		return 1;
+	}
+	pfd.fd = rpc_sub_fd(sub);
+	pfd.events = POLLIN;
+	printf("{\"subscribed\":true}\n");
+	fflush(stdout);
+	while (mono_s() < end) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		while ((ev = rpc_sub_recv(sub)) != NULL) {
+			print_msg(&ev->base);
+			dpmp__event__free_unpacked(ev, NULL);
+		}
+		fflush(stdout);
+	}
+	rpc_sub_free(sub);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -195,6 +237,8 @@ main(int argc, char *argv[])
 		free(buf);
 		return rc;
 	}
+	if (strcmp(argv[0], "events") == 0 && argc == 2)
+		return events(atof(argv[1]));
 	if ((cl = rpc_client_new(url, timeout_ms)) == NULL) {
 		fprintf(stderr, "dpmp-ipctool: cannot dial %s\n", url);
 		return 1;
