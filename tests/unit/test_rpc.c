@@ -280,6 +280,23 @@ srv_stop(struct srv_thread *st)
 	close(st->wake[1]);
 }
 
+/* GetState through cl, which must answer: how many miners it listed. */
+static size_t
+state_miners(struct rpc_client *cl)
+{
+	Dpmp__Empty	 empty = DPMP__EMPTY__INIT;
+	Dpmp__State	*state = NULL;
+	char		 err[256];
+	size_t		 n;
+
+	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
+	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    sizeof(err)), RPC_OK);
+	n = state->n_miners;
+	dpmp__state__free_unpacked(state, NULL);
+	return n;
+}
+
 /* ---- raw peers ---------------------------------------------------- */
 
 /* Send bytes the rpc client would never build; returns the nng error or
@@ -684,10 +701,7 @@ START_TEST(oversized_message)
 	free(ap);
 
 	/* still serving */
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	dpmp__state__free_unpacked(state, NULL);
+	(void)state_miners(cl);
 	rpc_client_free(cl);
 	srv_stop(&st);
 }
@@ -736,10 +750,7 @@ START_TEST(server_restart)
 	cl = rpc_client_new(url, 5000);
 	ck_assert_ptr_nonnull(cl);
 	srv_start(&st, 2);
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	dpmp__state__free_unpacked(state, NULL);
+	(void)state_miners(cl);
 	srv_stop(&st);
 
 	/* while it is gone: a timeout, not a hang or a crash */
@@ -754,20 +765,12 @@ START_TEST(server_restart)
 	}
 	/* back: the same client redials by itself */
 	srv_start(&st, 4);
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	ck_assert_uint_eq(state->n_miners, 4);
-	dpmp__state__free_unpacked(state, NULL);
+	ck_assert_uint_eq(state_miners(cl), 4);
 	srv_stop(&st);
 
 	/* and across a second restart with the client kept throughout */
 	srv_start(&st, 5);
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	ck_assert_uint_eq(state->n_miners, 5);
-	dpmp__state__free_unpacked(state, NULL);
+	ck_assert_uint_eq(state_miners(cl), 5);
 	rpc_client_free(cl);
 	srv_stop(&st);
 }
@@ -1024,9 +1027,6 @@ START_TEST(guard_quiet_when_healthy)
 {
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
-	Dpmp__State		*state = NULL;
-	char			 err[256];
 	int			 i;
 
 	rpc_guard_timing(100, 300);
@@ -1036,11 +1036,7 @@ START_TEST(guard_quiet_when_healthy)
 	ck_assert_ptr_nonnull(cl);
 	/* a dozen probe rounds with a client busy on the socket */
 	for (i = 0; i < 30; i++) {
-		ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-		    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-		    sizeof(err)), RPC_OK);
-		ck_assert_uint_eq(state->n_miners, 3);
-		dpmp__state__free_unpacked(state, NULL);
+		ck_assert_uint_eq(state_miners(cl), 3);
 		usleep(50 * 1000);
 	}
 	rpc_client_free(cl);
@@ -1055,9 +1051,6 @@ START_TEST(guard_recovers_stalled_listener)
 {
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
-	Dpmp__State		*state = NULL;
-	char			 err[256];
 	int64_t			 t0;
 	int			 i;
 
@@ -1070,17 +1063,10 @@ START_TEST(guard_recovers_stalled_listener)
 	t0 = mono_ms();
 	cl = rpc_client_new(url, 5000);
 	ck_assert_ptr_nonnull(cl);
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	ck_assert_uint_eq(state->n_miners, 2);
-	dpmp__state__free_unpacked(state, NULL);
+	ck_assert_uint_eq(state_miners(cl), 2);
 	ck_assert_int_lt(mono_ms() - t0, 3000);
 	/* and it keeps serving afterwards */
-	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
-	    sizeof(err)), RPC_OK);
-	dpmp__state__free_unpacked(state, NULL);
+	(void)state_miners(cl);
 	rpc_client_free(cl);
 	srv_stop(&st);
 	rpc_guard_timing(0, 0);
