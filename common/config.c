@@ -512,6 +512,8 @@ parse_limits(const json_t *o, struct config *cfg, char *err, size_t errlen)
 	    &cfg->max_outq, err, errlen) == -1 ||
 	    get_uint(o, "limits", "jobs_kept", 2, 4096, &cfg->jobs_kept, err,
 	    errlen) == -1 ||
+	    get_uint(o, "limits", "pending_shares", 16, 1000000,
+	    &cfg->pending_shares, err, errlen) == -1 ||
 	    get_uint(o, "limits", "stale_grace_ms", 0, 600000,
 	    &cfg->stale_grace_ms, err, errlen) == -1 ||
 	    get_uint(o, "limits", "reconnect_grace_seconds", 0, 86400,
@@ -639,6 +641,7 @@ config_defaults(struct config *cfg)
 	cfg->max_line = 4096;
 	cfg->max_outq = 256 * 1024;
 	cfg->jobs_kept = 64;
+	cfg->pending_shares = 4096;
 	cfg->stale_grace_ms = 5000;
 	cfg->reconnect_grace_seconds = 60;
 	cfg->connect_timeout_ms = 5000;
@@ -916,11 +919,12 @@ config_to_json(const struct config *cfg, bool mask_secrets)
 	    "per_miner", "extranonce2_size", (int)cfg->extranonce2_size,
 	    "sessions", (int)cfg->upstream_sessions)) == -1 ||
 	    json_object_set_new(root, "limits", json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "max_miners", (json_int_t)cfg->max_miners,
 	    "max_line", (json_int_t)cfg->max_line,
 	    "max_outq", (json_int_t)cfg->max_outq,
 	    "jobs_kept", (json_int_t)cfg->jobs_kept,
+	    "pending_shares", (json_int_t)cfg->pending_shares,
 	    "stale_grace_ms", (json_int_t)cfg->stale_grace_ms,
 	    "reconnect_grace_seconds",
 	    (json_int_t)cfg->reconnect_grace_seconds,

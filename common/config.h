@@ -73,6 +73,7 @@ struct config {
 	size_t		 max_line;			/* miner line, 4096 */
 	size_t		 max_outq;			/* bytes queued per miner, 256 KiB */
 	unsigned	 jobs_kept;			/* per upstream session, 64 */
+	unsigned	 pending_shares;		/* in flight per session, 4096 */
 	unsigned	 stale_grace_ms;		/* after clean_jobs, 5000 */
 	unsigned	 reconnect_grace_seconds;	/* 60 */
 	unsigned	 connect_timeout_ms;		/* 5000 */

@@ -32,7 +32,6 @@
 #define DP_WORKER_MAX		128	/* bytes of a worker name we keep */
 #define DP_AGENT_MAX		64
 #define DP_PENDING_TIMEOUT_MS	30000	/* pool must answer a submit */
-#define DP_PENDING_MAX		4096	/* submits in flight per session */
 #define DP_GARBAGE_RESET	10	/* garbage lines before a reset */
 #define DP_BACKOFF_MIN_MS	500
 #define DP_BACKOFF_MAX_MS	30000

@@ -241,7 +241,7 @@ pending_new(struct upstream *up, enum up_req kind, int *rc)
 	*rc = -1;
 	if (up->bev == NULL)
 		return NULL;
-	if (up->n_pending >= DP_PENDING_MAX) {
+	if (up->n_pending >= up->dp->cfg.pending_shares) {
 		dp_count_limit(up->dp, LIM_PENDING, up->pool->cfg.key);
 		*rc = -2;
 		return NULL;

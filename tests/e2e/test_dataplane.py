@@ -355,6 +355,26 @@ def _(env):
     assert len(acc) < total * 0.8, (len(acc), total)
 
 
+@t.check("limits.pending_shares: a pool that stops answering, honest rejects")
+def _(env):
+    # the pool goes quiet after 2 s; 16 shares may wait for it, the next
+    # are answered at once with code 20 and counted, never left hanging
+    a, pa = env.simpool("--name", "A", "--difficulty", "0.0000001",
+                        "--silent-after", "2")
+    dp = Dataplane(env, {"A": pa}, extra={"limits": {"pending_shares": 16}})
+    m = env.simminer(dp.port, "--miners", "1", "--rate", "50",
+                     "--duration", "4")
+    ms = stats(m)
+    assert ms["rejected"].get("20", 0) > 0, ms["rejected"]
+    assert dp.counter_sum("dpmp_limit_hits_total", limit="pending") > 0
+    # at most the 16 the pool holds are still unanswered
+    assert ms["unanswered"] <= 16, ms["unanswered"]
+    msgs = [e for e in dp.log_events("share_result")
+            if e.get("where") == "local"]
+    assert any("Too many shares in flight" in e.get("reason", "")
+               for e in msgs), msgs[:3]
+
+
 @t.check("IPC: malformed, oversized and unknown requests get errors")
 def _(env):
     a, pa = env.simpool("--name", "A", "--difficulty", DA)

@@ -101,6 +101,7 @@ START_TEST(v2_config_loads)
 	ck_assert_uint_eq(cfg.max_line, 4096);
 	ck_assert_uint_eq(cfg.max_outq, 256 * 1024);
 	ck_assert_uint_eq(cfg.jobs_kept, 64);
+	ck_assert_uint_eq(cfg.pending_shares, 4096);
 	ck_assert_uint_eq(cfg.stale_grace_ms, 5000);
 	ck_assert_uint_eq(cfg.reconnect_grace_seconds, 60);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 5000);
@@ -162,6 +163,7 @@ START_TEST(full_config_loads)
 	ck_assert_uint_eq(cfg.max_line, 8192);
 	ck_assert_uint_eq(cfg.max_outq, 65536);
 	ck_assert_uint_eq(cfg.jobs_kept, 32);
+	ck_assert_uint_eq(cfg.pending_shares, 20000);
 	ck_assert_uint_eq(cfg.stale_grace_ms, 2000);
 	ck_assert_uint_eq(cfg.reconnect_grace_seconds, 30);
 	ck_assert_uint_eq(cfg.connect_timeout_ms, 3000);
