@@ -722,14 +722,12 @@ cp_poll(struct cp *cp)
 		protobuf_c_message_free_unpacked(out, NULL);
 		out = NULL;
 	}
-	rc = rpc_call(cp->dp, &dpmp__dataplane__descriptor, "GetState",
-	    &empty.base, &out, err, sizeof(err));
+	rc = rpc_get_state(cp->dp, 0, &st, err, sizeof(err));
 	if (rc != RPC_OK) {
 		dataplane_lost(cp, rc, err);
 		poll_at(cp, CP_RETRY_MS);
 		return;
 	}
-	st = (Dpmp__State *)out;
 	if (cp->state != NULL)
 		dpmp__state__free_unpacked(cp->state, NULL);
 	cp->state = st;

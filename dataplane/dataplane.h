@@ -37,6 +37,7 @@
 #define DP_BACKOFF_MAX_MS	30000
 #define DP_KEEPALIVE_MS		60000	/* re-send work to idle miners */
 #define DP_EVENT_BATCH_MS	50	/* accepted-share events coalesce */
+#define DP_STATE_PAGE		5000	/* miners per GetState reply, at most */
 #define DP_DEDUPE_MAX		262144	/* share keys remembered per job */
 
 struct dp;

@@ -125,12 +125,14 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
     char *err, size_t errlen)
 {
 	struct dp *dp = ctx;
+	const Dpmp__StateRequest *req = (const Dpmp__StateRequest *)in;
 	Dpmp__State *st;
 	struct miner *m;
 	uint64_t now = dp_now_ms();
-	size_t i, n = 0;
+	size_t i, n = 0, page = DP_STATE_PAGE;
 
-	(void)in;
+	if (req->max_miners > 0 && req->max_miners < page)
+		page = req->max_miners;
 	if ((st = ANEW(state)) == NULL)
 		goto oom;
 	st->boot_id = astr(dp->boot_id);
@@ -163,13 +165,21 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		ps->up_since_ms = p->up_since_ms;
 		st->pools[st->n_pools++] = ps;
 	}
+	/* one page of miners, in id order (dp->miners is kept so) */
 	TAILQ_FOREACH(m, &dp->miners, entry)
-		if (!m->dead && m->worker[0] != '\0')
-			n++;
+		if (!m->dead && m->worker[0] != '\0' &&
+		    m->id > req->after_miner_id && ++n == page)
+			break;
 	st->miners = aalloc(n * sizeof(*st->miners));
 	TAILQ_FOREACH(m, &dp->miners, entry) {
-		if (m->dead || m->worker[0] == '\0' || st->miners == NULL)
+		if (m->dead || m->worker[0] == '\0' || st->miners == NULL ||
+		    m->id <= req->after_miner_id)
 			continue;
+		if (st->n_miners == page) {
+			/* more to come: the client asks again from here */
+			st->next_after_id = st->miners[page - 1]->id;
+			break;
+		}
 		if ((st->miners[st->n_miners] = miner_state(dp, m, now)) ==
 		    NULL)
 			goto oom;

@@ -896,6 +896,10 @@ miner_adopt(struct miner *m, struct miner *g, bool take_en1)
 	m->rate_ms = g->rate_ms;
 	g->pool = -1;
 	g->en1_len = 0;		/* released or taken over above */
+	/* it takes the ghost's place too: dp->miners stays in id order,
+	 * which GetState's paging relies on */
+	TAILQ_REMOVE(&dp->miners, m, entry);
+	TAILQ_INSERT_BEFORE(g, m, entry);
 	miner_free(g);
 	mhash_insert(dp, m);
 }

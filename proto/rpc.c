@@ -837,6 +837,72 @@ rpc_call(struct rpc_client *cl, const ProtobufCServiceDescriptor *svc,
 	return code;
 }
 
+/* ---- paged GetState ------------------------------------------------ */
+
+#define RPC_STATE_PAGES_MAX	10000	/* a bound, not a size: 50M miners */
+
+int
+rpc_get_state(struct rpc_client *cl, unsigned page_size, Dpmp__State **out,
+    char *err, size_t errlen)
+{
+	Dpmp__StateRequest	 req = DPMP__STATE_REQUEST__INIT;
+	Dpmp__State		*st = NULL, *pg;
+	Dpmp__MinerState	**v;
+	unsigned		 pages;
+	int			 rc;
+
+	*out = NULL;
+	req.max_miners = page_size;
+	for (pages = 0; pages < RPC_STATE_PAGES_MAX; pages++) {
+		pg = NULL;
+		rc = rpc_call(cl, &dpmp__dataplane__descriptor, "GetState",
+		    &req.base, (ProtobufCMessage **)&pg, err, errlen);
+		if (rc != RPC_OK)
+			goto fail;
+		if (st == NULL)
+			st = pg;
+		else if (pg->n_miners > 0) {
+			/* move the page's miners over; protobuf-c frees with
+			 * free(), so its arrays can be grown with realloc() */
+			if ((v = realloc(st->miners, (st->n_miners +
+			    pg->n_miners) * sizeof(*v))) == NULL) {
+				dpmp__state__free_unpacked(pg, NULL);
+				snprintf(err, errlen, "out of memory");
+				rc = RPC_RESOURCE_EXHAUSTED;
+				goto fail;
+			}
+			memcpy(v + st->n_miners, pg->miners,
+			    pg->n_miners * sizeof(*v));
+			st->miners = v;
+			st->n_miners += pg->n_miners;
+			pg->n_miners = 0;
+			st->next_after_id = pg->next_after_id;
+		} else
+			st->next_after_id = pg->next_after_id;
+		if (pg != st)
+			dpmp__state__free_unpacked(pg, NULL);
+		if (st->next_after_id == 0) {
+			*out = st;
+			return RPC_OK;
+		}
+		if (st->next_after_id <= req.after_miner_id) {
+			snprintf(err, errlen, "GetState pages do not advance "
+			    "(after %llu)", (unsigned long long)
+			    req.after_miner_id);
+			rc = RPC_INTERNAL;
+			goto fail;
+		}
+		req.after_miner_id = st->next_after_id;
+	}
+	snprintf(err, errlen, "GetState: more than %u pages",
+	    RPC_STATE_PAGES_MAX);
+	rc = RPC_INTERNAL;
+ fail:
+	if (st != NULL)
+		dpmp__state__free_unpacked(st, NULL);
+	return rc;
+}
+
 /* ---- events ------------------------------------------------------- */
 
 struct rpc_pub *

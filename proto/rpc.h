@@ -89,6 +89,12 @@ int	rpc_call(struct rpc_client *cl, const ProtobufCServiceDescriptor *svc,
 	    const char *method, const ProtobufCMessage *in,
 	    ProtobufCMessage **out, char *err, size_t errlen);
 
+/* Dataplane.GetState, every page of it (page_size 0: the server's), merged
+ * into one State (free with dpmp__state__free_unpacked).  Returns an
+ * rpc_code with err set; RPC_INTERNAL when pages do not advance. */
+int	rpc_get_state(struct rpc_client *cl, unsigned page_size,
+	    Dpmp__State **out, char *err, size_t errlen);
+
 /* Events: a pub socket the dataplane listens on, sub sockets that dial. */
 struct rpc_pub;
 struct rpc_pub *rpc_pub_new(const char *url);

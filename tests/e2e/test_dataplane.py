@@ -312,6 +312,16 @@ def _(env):
     acc = {w["pool"]: w["accepted"] for w in again["work"]}
     old = {w["pool"]: w["accepted"] for w in first["work"]}
     assert acc["A"] >= old["A"] and acc["B"] > 0, (old, acc)
+    # a newer miner, then farm back once more: farm keeps the older id,
+    # and GetState's pages (by id) still list both, in order
+    stats(env.simminer(dp.port, "--miners", "1", "--rate", "5",
+                       "--duration", "2", "--user", "other", name="other"))
+    stats(env.simminer(dp.port, "--miners", "1", "--rate", "5",
+                       "--duration", "2", "--user", "farm", name="third"))
+    whole = [x["id"] for x in dp.state()["miners"]]
+    paged = [x["id"] for x in dp.ipc("-p", 1, "state")["miners"]]
+    assert len(whole) == 2 and first["id"] in whole, whole
+    assert paged == whole == sorted(whole), (whole, paged)
 
 
 @t.check("events: accepted shares coalesce and add up to the pools'")
@@ -353,6 +363,11 @@ def _(env):
     # 4 miners at 100 shares/s: far fewer events than shares
     total = sum(p["accepted"] for p in pools.values())
     assert len(acc) < total * 0.8, (len(acc), total)
+    # GetState one miner per page lists the same miners, in id order
+    whole = [x["id"] for x in dp.state()["miners"]]
+    paged = [x["id"] for x in dp.ipc("-p", 1, "state")["miners"]]
+    assert len(whole) == 4 and paged == whole == sorted(whole), \
+        (whole, paged)
 
 
 @t.check("limits.pending_shares: a pool that stops answering, honest rejects")

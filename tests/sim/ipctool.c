@@ -2,7 +2,7 @@
  * dpmp-ipctool: speaks the dataplane's IPC from a shell, for black-box
  * tests and benchmarks (python has no protobuf in its standard library).
  *
- *   dpmp-ipctool -e URL state | counters
+ *   dpmp-ipctool -e URL [-p PAGE] state | counters
  *   dpmp-ipctool -e URL assign POOL [MINER_ID ...]   (all miners if none)
  *   dpmp-ipctool -e URL flip POOLS INTERVAL_S DURATION_S
  *   dpmp-ipctool -e URL call METHOD            (empty input, e.g. bogus)
@@ -26,11 +26,12 @@
 
 static const char *url;
 static int timeout_ms = 3000;
+static unsigned page_size;		/* GetState page, 0 = the server's */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dpmp-ipctool -e URL [-t MS] "
+	fprintf(stderr, "usage: dpmp-ipctool -e URL [-t MS] [-p PAGE] "
 	    "state|counters|assign POOL [ID..]|flip POOLS INTERVAL DURATION|"
 	    "call METHOD|raw N|badpayload METHOD|events SECONDS\n");
 	exit(2);
@@ -65,15 +66,25 @@ call(struct rpc_client *cl, const char *method, const ProtobufCMessage *in,
 	return rc;
 }
 
+/* Every page of GetState, merged; on failure prints the error as call()
+ * does and returns NULL. */
 static Dpmp__State *
 get_state(struct rpc_client *cl)
 {
-	Dpmp__Empty e = DPMP__EMPTY__INIT;
-	ProtobufCMessage *out = NULL;
+	Dpmp__State *st;
+	char err[256];
+	int rc;
 
-	if (call(cl, "Dataplane.GetState", &e.base, &out) != RPC_OK)
+	if ((rc = rpc_get_state(cl, page_size, &st, err, sizeof(err))) !=
+	    RPC_OK) {
+		json_t *j = json_pack("{s:i,s:s}", "code", rc, "error", err);
+
+		json_dumpf(j, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(j);
 		return NULL;
-	return (Dpmp__State *)out;
+	}
+	return st;
 }
 
 static int
@@ -199,9 +210,10 @@ main(int argc, char *argv[])
 	Dpmp__Empty e = DPMP__EMPTY__INIT;
 	int ch, rc = 0;
 
-	while ((ch = getopt(argc, argv, "e:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "e:p:t:")) != -1) {
 		switch (ch) {
 		case 'e': url = optarg; break;
+		case 'p': page_size = (unsigned)atoi(optarg); break;
 		case 't': timeout_ms = atoi(optarg); break;
 		default: usage();
 		}
@@ -244,8 +256,10 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (strcmp(argv[0], "state") == 0) {
-		if ((rc = call(cl, "Dataplane.GetState", &e.base, &out)) == 0)
+		if ((out = (ProtobufCMessage *)get_state(cl)) != NULL)
 			print_msg(out);
+		else
+			rc = 1;
 	} else if (strcmp(argv[0], "counters") == 0) {
 		if ((rc = call(cl, "Dataplane.GetCounters", &e.base, &out)) ==
 		    0)

@@ -145,9 +145,9 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	Dpmp__PoolState		*pools[2] = { &pa, &pb };
 	Dpmp__MinerState	*ms, **mp;
 	char			(*names)[32];
-	unsigned		 i;
+	const Dpmp__StateRequest *rq = (const Dpmp__StateRequest *)in;
+	unsigned		 i, first = 0, n;
 
-	(void)in;
 	(void)err;
 	(void)errlen;
 	atomic_fetch_add(&f->calls, 1);
@@ -177,8 +177,19 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	st.started_ms = 1700000000000ull;
 	st.n_pools = 2;
 	st.pools = pools;
-	st.n_miners = f->n_miners;
-	st.miners = mp;
+	/* pages as the dataplane does: ids above after_miner_id, at most
+	 * max_miners of them */
+	if (rq->after_miner_id >= 1000)
+		first = (unsigned)(rq->after_miner_id - 1000 + 1);
+	if (first > f->n_miners)
+		first = f->n_miners;
+	n = f->n_miners - first;
+	if (rq->max_miners > 0 && n > rq->max_miners) {
+		n = rq->max_miners;
+		st.next_after_id = ms[first + n - 1].id;
+	}
+	st.n_miners = n;
+	st.miners = mp + first;
 	*out = heap_copy(&st.base);
 	free(names);
 	free(mp);
@@ -284,13 +295,13 @@ srv_stop(struct srv_thread *st)
 static size_t
 state_miners(struct rpc_client *cl)
 {
-	Dpmp__Empty	 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	Dpmp__State	*state = NULL;
 	char		 err[256];
 	size_t		 n;
 
 	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    "GetState", &sreq.base, (ProtobufCMessage **)&state, err,
 	    sizeof(err)), RPC_OK);
 	n = state->n_miners;
 	dpmp__state__free_unpacked(state, NULL);
@@ -419,7 +430,7 @@ START_TEST(roundtrip_get_state_assign)
 {
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	Dpmp__State		*state = NULL;
 	Dpmp__AssignRequest	 ar = DPMP__ASSIGN_REQUEST__INIT;
 	Dpmp__Assignment	 a[3], *ap[3];
@@ -432,7 +443,7 @@ START_TEST(roundtrip_get_state_assign)
 	ck_assert_ptr_nonnull(cl);
 
 	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    "GetState", &sreq.base, (ProtobufCMessage **)&state, err,
 	    sizeof(err)), RPC_OK);
 	ck_assert_ptr_nonnull(state);
 	ck_assert_str_eq(state->boot_id, "boot-1");
@@ -472,11 +483,46 @@ START_TEST(roundtrip_get_state_assign)
 }
 END_TEST
 
+START_TEST(state_pages_merge)
+{
+	struct srv_thread	 st;
+	struct rpc_client	*cl;
+	Dpmp__State		*state = NULL;
+	char			 err[256];
+	size_t			 i;
+	unsigned		 page[] = { 0, 3000, 2500, 1, 10001 };
+	int			 calls0;
+
+	srv_start(&st, 5000);
+	cl = rpc_client_new(url, 5000);
+	for (i = 0; i < sizeof(page) / sizeof(page[0]); i++) {
+		size_t k;
+
+		calls0 = atomic_load(&st.fake.calls);
+		ck_assert_int_eq(rpc_get_state(cl, page[i], &state, err,
+		    sizeof(err)), RPC_OK);
+		ck_assert_uint_eq(state->n_miners, 5000);
+		ck_assert_uint_eq(state->next_after_id, 0);
+		for (k = 0; k < state->n_miners; k++)
+			ck_assert_uint_eq(state->miners[k]->id, 1000 + k);
+		ck_assert_str_eq(state->miners[4999]->worker, "rig4999");
+		ck_assert_uint_eq(state->n_pools, 2);
+		/* one call per page */
+		ck_assert_int_eq(atomic_load(&st.fake.calls) - calls0,
+		    page[i] == 0 || page[i] >= 5000 ? 1 :
+		    (int)((5000 + page[i] - 1) / page[i]));
+		dpmp__state__free_unpacked(state, NULL);
+	}
+	rpc_client_free(cl);
+	srv_stop(&st);
+}
+END_TEST
+
 START_TEST(big_state_roundtrip)
 {
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	Dpmp__State		*state = NULL;
 	char			 err[256];
 
@@ -484,7 +530,7 @@ START_TEST(big_state_roundtrip)
 	srv_start(&st, 10000);
 	cl = rpc_client_new(url, 5000);
 	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    "GetState", &sreq.base, (ProtobufCMessage **)&state, err,
 	    sizeof(err)), RPC_OK);
 	ck_assert_uint_eq(state->n_miners, 10000);
 	ck_assert_str_eq(state->miners[9999]->worker, "rig9999");
@@ -642,7 +688,7 @@ START_TEST(oversized_message)
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
 	Dpmp__RpcRequest	 req = DPMP__RPC_REQUEST__INIT;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	Dpmp__State		*state = NULL;
 	Dpmp__AssignRequest	 ar = DPMP__ASSIGN_REQUEST__INIT;
 	Dpmp__Assignment	 a, **ap;
@@ -678,7 +724,7 @@ START_TEST(oversized_message)
 	/* and the server goes on serving */
 	cl = rpc_client_new(url, 2000);
 	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+	    "GetState", &sreq.base, (ProtobufCMessage **)&state, err,
 	    sizeof(err)), RPC_OK);
 	ck_assert_str_eq(state->boot_id, "boot-1");
 	dpmp__state__free_unpacked(state, NULL);
@@ -710,7 +756,7 @@ END_TEST
 START_TEST(timeout_without_server)
 {
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	ProtobufCMessage	*out = NULL;
 	char			 err[256], want[256];
 	int64_t			 t0, dt;
@@ -719,7 +765,7 @@ START_TEST(timeout_without_server)
 	ck_assert_ptr_nonnull(cl);
 	t0 = mono_ms();
 	ck_assert_int_eq(rpc_call(cl, &dpmp__dataplane__descriptor,
-	    "GetState", &empty.base, &out, err, sizeof(err)),
+	    "GetState", &sreq.base, &out, err, sizeof(err)),
 	    RPC_UNAVAILABLE);
 	dt = mono_ms() - t0;
 	ck_assert_ptr_null(out);
@@ -741,7 +787,7 @@ START_TEST(server_restart)
 {
 	struct srv_thread	 st;
 	struct rpc_client	*cl;
-	Dpmp__Empty		 empty = DPMP__EMPTY__INIT;
+	Dpmp__StateRequest	 sreq = DPMP__STATE_REQUEST__INIT;
 	Dpmp__State		*state = NULL;
 	char			 err[256];
 
@@ -758,7 +804,7 @@ START_TEST(server_restart)
 		struct rpc_client *gone = rpc_client_new(url, 300);
 
 		ck_assert_int_eq(rpc_call(gone, &dpmp__dataplane__descriptor,
-		    "GetState", &empty.base, (ProtobufCMessage **)&state, err,
+		    "GetState", &sreq.base, (ProtobufCMessage **)&state, err,
 		    sizeof(err)), RPC_UNAVAILABLE);
 		ck_assert_ptr_null(state);
 		rpc_client_free(gone);
@@ -1134,6 +1180,7 @@ rpc_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, roundtrip_get_state_assign);
 	tcase_add_test(tc, big_state_roundtrip);
+	tcase_add_test(tc, state_pages_merge);
 	tcase_add_test(tc, unknown_method);
 	tcase_add_test(tc, malformed_envelope);
 	tcase_add_test(tc, bad_payload);
