@@ -39,6 +39,8 @@ static const struct metric_family families[] = {
 	  "Shares meeting the network target" },
 	{ M_LIMIT_HITS, METRIC_COUNTER, "Times a configured limit was hit" },
 	{ M_MESSAGES, METRIC_COUNTER, "Stratum messages by side and direction" },
+	{ M_IPC_RESTARTS, METRIC_COUNTER,
+	  "Dataplane IPC listeners opened again after nng stopped accepting" },
 	{ M_WORKER_ACCEPTED, METRIC_COUNTER,
 	  "Accepted shares per worker (metrics.per_worker)" },
 	{ M_WORKER_ACCEPTED_DIFF, METRIC_COUNTER,

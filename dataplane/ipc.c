@@ -493,6 +493,10 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		    limit_kind_str(r), NULL, NULL);
 	madd(&l, M_MESSAGES, (double)dp->c.msgs_miner_in, "side", "miner",
 	    "direction", "in");
+	madd(&l, M_IPC_RESTARTS, dp->rpc ? (double)rpc_server_restarts(dp->rpc)
+	    : 0, "service", "rpc", NULL, NULL);
+	madd(&l, M_IPC_RESTARTS, dp->pub ? (double)rpc_pub_restarts(dp->pub)
+	    : 0, "service", "events", NULL, NULL);
 	madd(&l, M_MESSAGES, (double)dp->c.msgs_miner_out, "side", "miner",
 	    "direction", "out");
 	madd(&l, M_MESSAGES, (double)dp->c.msgs_pool_in, "side", "pool",

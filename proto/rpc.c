@@ -571,6 +571,12 @@ rpc_server_guard(struct rpc_server *srv)
 	return guard_check(&srv->guard);
 }
 
+unsigned long
+rpc_server_restarts(const struct rpc_server *srv)
+{
+	return srv->guard.restarts;
+}
+
 int
 rpc_server_fd(struct rpc_server *srv)
 {
@@ -952,6 +958,12 @@ int
 rpc_pub_guard(struct rpc_pub *pub)
 {
 	return guard_check(&pub->guard);
+}
+
+unsigned long
+rpc_pub_restarts(const struct rpc_pub *pub)
+{
+	return pub->guard.restarts;
 }
 
 int

@@ -62,6 +62,8 @@ int	rpc_server_poll(struct rpc_server *srv);
  * 1 when it restarted the listener, else 0.
  */
 int	rpc_server_guard(struct rpc_server *srv);
+/* How many times the guard has opened the listener again. */
+unsigned long rpc_server_restarts(const struct rpc_server *srv);
 /* The guard's timing, process-wide (tests); 0 keeps the default. */
 void	rpc_guard_timing(int every_ms, int wait_ms);
 /* What the server does with one request, without a socket (tests,
@@ -102,6 +104,7 @@ void	rpc_pub_free(struct rpc_pub *pub);
 int	rpc_pub_send(struct rpc_pub *pub, const Dpmp__Event *ev);
 /* As rpc_server_guard, for the events listener. */
 int	rpc_pub_guard(struct rpc_pub *pub);
+unsigned long rpc_pub_restarts(const struct rpc_pub *pub);
 
 struct rpc_sub;
 struct rpc_sub *rpc_sub_new(const char *url);

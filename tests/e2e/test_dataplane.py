@@ -419,6 +419,10 @@ def _(env):
     assert dp.ipc("-t", 8000, "state")["pools"][0]["key"] == "A"
     took = time.time() - t0
     assert took < 8, took
+    # every reopening is logged and counted (nng 1.5 stalls here; a fixed
+    # nng would not, and then both are 0)
+    n = len(dp.log_events("ipc_listener_restarted"))
+    assert dp.counter_sum("dpmp_ipc_listener_restarts_total") == n, n
     r = dp.ipc("assign", "Z", 12345, check=False)
     assert r["code"] == 3 and "unknown pool" in r["error"], r
     r = dp.ipc("assign", "A", 12345, check=False)
