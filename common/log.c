@@ -35,6 +35,7 @@ static pthread_mutex_t	 log_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char		 log_proc[LOG_PROC_MAX] = "dpmp";
 static enum log_level	 log_level = LOG_LEVEL_INFO;
 static FILE		*log_fp;	/* NULL = stderr */
+static bool		 log_json = true;
 static bool		 log_fp_owned;
 static char		*log_path;
 static unsigned		 log_burst;
@@ -266,6 +267,63 @@ format_ts(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
+void
+log_set_json(bool json)
+{
+	pthread_mutex_lock(&log_mtx);
+	log_json = json;
+	pthread_mutex_unlock(&log_mtx);
+}
+
+/* A value as it goes after "key=": plain when it is one safe word, else
+ * as its JSON text (strings quoted and escaped, objects compact). */
+static void
+text_value(FILE *fp, const json_t *v)
+{
+	const char	*s, *p;
+	char		*j;
+
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		for (p = s; *p != '\0'; p++)
+			if (*p <= ' ' || *p == '"' || *p == '=' ||
+			    *p == '\\' || (unsigned char)*p >= 0x7f)
+				break;
+		if (*s != '\0' && *p == '\0') {
+			fputs(s, fp);
+			return;
+		}
+	}
+	if ((j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
+		fputs(j, fp);
+		free(j);
+	}
+}
+
+/* logging.json false: "ts level proc event k=v ...", fields in order. */
+static void
+log_write_text(json_t *obj)
+{
+	const char	*key;
+	json_t		*v;
+	FILE		*fp = log_stream();
+
+	fprintf(fp, "%s %s %s %s",
+	    json_string_value(json_object_get(obj, "ts")),
+	    json_string_value(json_object_get(obj, "level")),
+	    json_string_value(json_object_get(obj, "proc")),
+	    json_string_value(json_object_get(obj, "event")));
+	json_object_foreach(obj, key, v) {
+		if (strcmp(key, "ts") == 0 || strcmp(key, "level") == 0 ||
+		    strcmp(key, "proc") == 0 || strcmp(key, "event") == 0)
+			continue;
+		fprintf(fp, " %s=", key);
+		text_value(fp, v);
+	}
+	fputc('\n', fp);
+	(void)fflush(fp);
+}
+
 static void
 log_write(json_t *obj)
 {
@@ -273,6 +331,10 @@ log_write(json_t *obj)
 	size_t	 n;
 	FILE	*fp = log_stream();
 
+	if (!log_json) {
+		log_write_text(obj);
+		return;
+	}
 	if ((n = json_dumpb(obj, stackbuf, sizeof(stackbuf) - 1,
 	    JSON_COMPACT)) == 0)
 		return;

@@ -32,6 +32,9 @@ int	log_open_file(const char *path);
 int	log_reopen(void);
 /* Write to this stream instead (tests).  NULL restores stderr. */
 void	log_set_stream(FILE *fp);
+/* false: one human-readable line per event instead of JSON
+ * ("ts level proc event key=value ..."; logging.json in the config). */
+void	log_set_json(bool json);
 /* Allow at most burst lines of one event per second; 0 disables. */
 void	log_set_rate_limit(unsigned burst);
 bool	log_enabled(enum log_level level);

@@ -157,6 +157,7 @@ main(int argc, char *argv[])
 	log_set_level(verbose ? LOG_LEVEL_DEBUG :
 	    level >= 0 ? (enum log_level)level : LOG_LEVEL_INFO);
 	log_set_rate_limit(LOG_BURST);
+	log_set_json(cfg->log_json);
 	if (cfg->log_file[0] != '\0' && log_open_file(cfg->log_file) == -1) {
 		fprintf(stderr, "dpmp-controlplane: logging.file: cannot open "
 		    "%s\n", cfg->log_file);

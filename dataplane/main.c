@@ -180,6 +180,7 @@ main(int argc, char *argv[])
 	log_set_level(verbose ? LOG_LEVEL_DEBUG : (lvl < 0 ?
 	    LOG_LEVEL_INFO : (enum log_level)lvl));
 	log_set_rate_limit(50);
+	log_set_json(cfg.log_json);
 	if (cfg.log_file[0] && log_open_file(cfg.log_file) == -1) {
 		fprintf(stderr, "dpmp-dataplane: logging.file: cannot open "
 		    "%s\n", cfg.log_file);

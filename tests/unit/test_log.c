@@ -139,6 +139,31 @@ START_TEST(no_fields)
 }
 END_TEST
 
+START_TEST(text_lines)
+{
+	char	 line[512], want[256];
+	char	*sp;
+
+	log_set_json(false);
+	log_info("pool_switched", "{s:I,s:s,s:s,s:f,s:b}", "miner",
+	    (json_int_t)7, "to", "B", "worker", "rig 1 \"x\"\nfake=1",
+	    "diff", 0.5, "ok", 1);
+	log_warn("bare", NULL);
+	log_set_json(true);
+	rewind(cap);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), cap));
+	/* "2026-...Z info testproc pool_switched miner=7 ..." */
+	ck_assert_ptr_nonnull(sp = strchr(line, ' '));
+	ck_assert(sp - line == 24 && line[23] == 'Z');
+	snprintf(want, sizeof(want), " info testproc pool_switched miner=7 "
+	    "to=B worker=\"rig 1 \\\"x\\\"\\nfake=1\" diff=0.5 ok=true\n");
+	ck_assert_str_eq(sp, want);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), cap));
+	ck_assert_ptr_nonnull(strstr(line, " warn testproc bare\n"));
+	ck_assert_ptr_null(fgets(line, sizeof(line), cap));
+}
+END_TEST
+
 START_TEST(pack_failure)
 {
 	json_t	*lines, *o;
@@ -436,6 +461,7 @@ log_suite(void)
 	tcase_add_test(tc, rate_unlimited);
 	tcase_add_test(tc, rate_many_events);
 	tcase_add_test(tc, file_reopen);
+	tcase_add_test(tc, text_lines);
 	suite_add_tcase(s, tc);
 	return (s);
 }
