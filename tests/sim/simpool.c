@@ -172,6 +172,7 @@ struct pool_stats {
 	uint64_t	 rolled;	/* accepted with version bits set */
 	uint64_t	 rejected[6];	/* codes 20..25 */
 	json_t		*by_reason;
+	json_t		*by_diff;	/* accepted shares per job difficulty */
 	json_t		*workers;
 	uint64_t	 connections;
 	uint64_t	 blocks;
@@ -778,19 +779,25 @@ stats_worker_add(const char *worker, bool accepted, double diff)
 	}
 }
 
+/* obj[key] += 1 */
 static void
-stats_reject(struct conn *c, const char *worker, int code, const char *reason)
+count_key(json_t *obj, const char *key)
 {
 	json_t		*n;
 
+	if ((n = json_object_get(obj, key)) == NULL)
+		json_object_set_new(obj, key, json_integer(1));
+	else
+		json_integer_set(n, json_integer_value(n) + 1);
+}
+
+static void
+stats_reject(struct conn *c, const char *worker, int code, const char *reason)
+{
 	c->rejected++;
 	if (code >= 20 && code <= 25)
 		pool.stats.rejected[code - 20]++;
-	if ((n = json_object_get(pool.stats.by_reason, reason)) == NULL)
-		json_object_set_new(pool.stats.by_reason, reason,
-		    json_integer(1));
-	else
-		json_integer_set(n, json_integer_value(n) + 1);
+	count_key(pool.stats.by_reason, reason);
 	if (worker != NULL)
 		stats_worker_add(worker, false, 0);
 }
@@ -813,11 +820,12 @@ stats_write(void)
 		json_object_set_new(rej, key,
 		    json_integer((json_int_t)pool.stats.rejected[i]));
 	}
-	root = json_pack("{s:s,s:i,s:I,s:f,s:o,s:O,s:O,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:f}",
+	root = json_pack("{s:s,s:i,s:I,s:f,s:O,s:o,s:O,s:O,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I,s:I,s:f}",
 	    "name", pool.opts.name, "port", (int)pool.port,
 	    "accepted", (json_int_t)pool.stats.accepted,
 	    "accepted_difficulty", pool.stats.accepted_diff,
+	    "accepted_by_difficulty", pool.stats.by_diff,
 	    "rejected", rej,
 	    "rejected_by_reason", pool.stats.by_reason,
 	    "workers", pool.stats.workers,
@@ -1084,6 +1092,12 @@ h_submit(struct conn *c, struct stratum_msg *m)
 	pool.stats.accepted++;
 	/* Credit the job's difficulty, not the share's (PROTOCOL.md 4). */
 	pool.stats.accepted_diff += cj->difficulty;
+	{
+		char dkey[32];
+
+		snprintf(dkey, sizeof(dkey), "%.9g", cj->difficulty);
+		count_key(pool.stats.by_diff, dkey);
+	}
 	stats_worker_add(worker, true, cj->difficulty);
 	if (v.vbits != 0)
 		pool.stats.rolled++;
@@ -1677,6 +1691,7 @@ pool_free(void)
 	pjob_unref(pool.current);
 	pool.current = NULL;
 	json_decref(pool.stats.by_reason);
+	json_decref(pool.stats.by_diff);
 	json_decref(pool.stats.workers);
 	if (pool.base != NULL)
 		event_base_free(pool.base);
@@ -1700,6 +1715,7 @@ main(int argc, char **argv)
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	if ((pool.stats.by_reason = json_object()) == NULL ||
+	    (pool.stats.by_diff = json_object()) == NULL ||
 	    (pool.stats.workers = json_object()) == NULL ||
 	    (pool.base = event_base_new()) == NULL)
 		goto done;
