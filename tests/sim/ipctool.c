@@ -47,6 +47,17 @@ print_msg(const ProtobufCMessage *m)
 	json_decref(j);
 }
 
+/* A failed call, as the one JSON line tests read: {"code":N,"error":...} */
+static void
+print_error(int rc, const char *err)
+{
+	json_t *j = json_pack("{s:i,s:s}", "code", rc, "error", err);
+
+	json_dumpf(j, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(j);
+}
+
 static int
 call(struct rpc_client *cl, const char *method, const ProtobufCMessage *in,
     ProtobufCMessage **out)
@@ -56,18 +67,13 @@ call(struct rpc_client *cl, const char *method, const ProtobufCMessage *in,
 
 	rc = rpc_call(cl, &dpmp__dataplane__descriptor, method, in, out, err,
 	    sizeof(err));
-	if (rc != RPC_OK) {
-		json_t *j = json_pack("{s:i,s:s}", "code", rc, "error", err);
-
-		json_dumpf(j, stdout, JSON_COMPACT);
-		putchar('\n');
-		json_decref(j);
-	}
+	if (rc != RPC_OK)
+		print_error(rc, err);
 	return rc;
 }
 
-/* Every page of GetState, merged; on failure prints the error as call()
- * does and returns NULL. */
+/* Every page of GetState, merged; on failure prints the error and
+ * returns NULL. */
 static Dpmp__State *
 get_state(struct rpc_client *cl)
 {
@@ -77,11 +83,7 @@ get_state(struct rpc_client *cl)
 
 	if ((rc = rpc_get_state(cl, page_size, &st, err, sizeof(err))) !=
 	    RPC_OK) {
-		json_t *j = json_pack("{s:i,s:s}", "code", rc, "error", err);
-
-		json_dumpf(j, stdout, JSON_COMPACT);
-		putchar('\n');
-		json_decref(j);
+		print_error(rc, err);
 		return NULL;
 	}
 	return st;
