@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "xn.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -76,6 +77,7 @@ enum limit_kind {
 	LIM_PENDING,
 	LIM_DEDUPE,
 	LIM_GARBAGE,
+	LIM_WORK,		/* a job re-issued past its work numbers */
 	LIM__COUNT
 };
 
@@ -118,6 +120,7 @@ struct counters {
  */
 struct ujob {
 	struct job	 job;
+	uint64_t	 serial;	/* never reused, unlike the address */
 	struct upstream	*up;		/* NULL once the session is gone */
 	double		 difficulty;
 	uint32_t	 mask;		/* pool's version mask, 0 = none */
@@ -141,20 +144,24 @@ struct ujob {
 };
 TAILQ_HEAD(ujob_list, ujob);
 
-/* proxy job id -> ujob */
+/* proxy job id -> ujob, and which work of it (xn.h) */
 struct jref {
 	uint64_t	 id;
 	struct ujob	*uj;
+	uint64_t	 work;
 	struct jref	*next;		/* hash chain */
 };
 
 void	 jobs_init(struct dp *dp);
 void	 jobs_free_all(struct dp *dp);
 struct ujob *ujob_new(struct upstream *up, struct job *job);
+/* The pool extranonce a job was issued under, for xn.h. */
+void	 ujob_xn_pool(const struct ujob *uj, struct xn_pool *xp);
 void	 ujob_unref(struct dp *dp, struct ujob *uj);
-/* Give uj a new proxy id (never reused). */
-uint64_t jobs_issue(struct dp *dp, struct ujob *uj);
-struct ujob *jobs_find(struct dp *dp, uint64_t id);
+/* Give work number `work` of uj a new proxy id (never reused). */
+uint64_t jobs_issue(struct dp *dp, struct ujob *uj, uint64_t work);
+/* The job behind a proxy id, and its work number in *work (if not NULL). */
+struct ujob *jobs_find(struct dp *dp, uint64_t id, uint64_t *work);
 /* Remove every proxy id pointing at uj (it is being retired). */
 void	 jobs_forget(struct dp *dp, struct ujob *uj);
 /* true if key was already seen on uj (and remembers it otherwise).
@@ -272,15 +279,6 @@ enum miner_state {
 	M_GHOST,		/* disconnected, inside the reconnect grace */
 };
 
-/* What the miner has been told about its extranonce: the bytes it puts
- * after our coinb1 (en1) and how many it rolls itself (en2_size). */
-struct xn_view {
-	uint8_t		 en1[EXTRANONCE_MAX];
-	size_t		 en1_len;
-	size_t		 en2_size;
-	uint64_t	 from_job;	/* first proxy job id sent under it */
-};
-
 struct miner {
 	struct dp	*dp;
 	uint64_t	 id;
@@ -294,6 +292,12 @@ struct miner {
 	size_t		 en1_len;
 	size_t		 en2_size;		/* n, fixed at subscribe */
 	struct xn_view	 cur, prev;
+	/* Per pool: the newest job this miner was sent from it and the next
+	 * work number of that job (xn.c: never the same work twice). */
+	struct {
+		uint64_t	 serial;
+		uint64_t	 next;
+	}		 work[DP_MAX_POOLS];
 	bool		 xnsub;			/* accepts set_extranonce */
 	bool		 rolling;		/* version rolling negotiated */
 	uint32_t	 mask_req;		/* mask the miner asked for */
@@ -375,6 +379,7 @@ struct dp {
 	size_t		 jhash_size;
 	size_t		 n_jrefs;
 	uint64_t	 next_job_id;
+	uint64_t	 next_ujob_serial;
 	/* ipc */
 	struct rpc_server *rpc;
 	struct rpc_pub	*pub;

@@ -45,7 +45,7 @@ static const char *switch_names[SW__COUNT] = {
 };
 static const char *limit_names[LIM__COUNT] = {
 	"line_length", "output_queue", "max_miners", "jobs", "pending",
-	"dedupe", "garbage",
+	"dedupe", "garbage", "work_space",
 };
 static const char *fallback_names[FB__COUNT] = {
 	"set_extranonce", "reconnect",

@@ -80,6 +80,7 @@ ujob_new(struct upstream *up, struct job *job)
 	uj->job = *job;		/* takes over the coinbase buffers */
 	memset(job, 0, sizeof(*job));
 	uj->up = up;
+	uj->serial = ++up->dp->next_ujob_serial;
 	uj->difficulty = up->difficulty;
 	uj->mask = up->mask;
 	memcpy(uj->en1, up->en1, up->en1_len);
@@ -101,8 +102,16 @@ ujob_unref(struct dp *dp, struct ujob *uj)
 	free(uj);
 }
 
+void
+ujob_xn_pool(const struct ujob *uj, struct xn_pool *xp)
+{
+	xp->en1 = uj->en1;
+	xp->en1_len = uj->en1_len;
+	xp->en2_size = uj->en2_size;
+}
+
 uint64_t
-jobs_issue(struct dp *dp, struct ujob *uj)
+jobs_issue(struct dp *dp, struct ujob *uj, uint64_t work)
 {
 	struct jref *r;
 	size_t s;
@@ -122,6 +131,7 @@ jobs_issue(struct dp *dp, struct ujob *uj)
 		jobs_grow(dp);
 	r->id = dp->next_job_id++;
 	r->uj = uj;
+	r->work = work;
 	s = jslot(dp, r->id);
 	r->next = dp->jhash[s];
 	dp->jhash[s] = r;
@@ -131,13 +141,16 @@ jobs_issue(struct dp *dp, struct ujob *uj)
 }
 
 struct ujob *
-jobs_find(struct dp *dp, uint64_t id)
+jobs_find(struct dp *dp, uint64_t id, uint64_t *work)
 {
 	struct jref *r;
 
 	for (r = dp->jhash[jslot(dp, id)]; r != NULL; r = r->next)
-		if (r->id == id)
+		if (r->id == id) {
+			if (work != NULL)
+				*work = r->work;
 			return r->uj;
+		}
 	return NULL;
 }
 

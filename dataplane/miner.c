@@ -328,55 +328,6 @@ miner_session(struct miner *m, int idx)
 	return m->ups[idx];
 }
 
-/* The extranonce the miner must use for a job of this session: its own
- * when the pool's extranonce2 space holds it, otherwise (fallback) the
- * pool's en1 + ours with a smaller en2. */
-static int
-desired_view(const struct miner *m, const struct ujob *uj, struct xn_view *v)
-{
-	memset(v, 0, sizeof(*v));
-	if (uj->en2_size >= m->en1_len + m->en2_size) {
-		memcpy(v->en1, m->en1, m->en1_len);
-		v->en1_len = m->en1_len;
-		v->en2_size = m->en2_size;
-		return 0;
-	}
-	if (uj->en2_size < m->en1_len + 2 ||
-	    uj->en1_len + m->en1_len > EXTRANONCE_MAX)
-		return -1;
-	memcpy(v->en1, uj->en1, uj->en1_len);
-	memcpy(v->en1 + uj->en1_len, m->en1, m->en1_len);
-	v->en1_len = uj->en1_len + m->en1_len;
-	v->en2_size = uj->en2_size - m->en1_len;
-	return 0;
-}
-
-/*
- * The bytes between the pool's coinb1 and the miner's extranonce2 for a
- * job under view v: P || v.en1, where P (sent as part of coinb1) is the
- * pool's en1 followed by zero filler.  -1 when v cannot fit this job.
- */
-static int
-view_prefix(const struct ujob *uj, const struct xn_view *v, uint8_t *out,
-    size_t *outlen, size_t *plen)
-{
-	size_t total = uj->en1_len + uj->en2_size, mine, p;
-
-	mine = v->en1_len + v->en2_size;
-	if (mine > total || total > 2 * EXTRANONCE_MAX)
-		return -1;
-	p = total - mine;
-	memset(out, 0, p);
-	memcpy(out, uj->en1, p < uj->en1_len ? p : uj->en1_len);
-	memcpy(out + p, v->en1, v->en1_len);
-	/* the pool's en1 must come out unchanged at the front */
-	if (memcmp(out, uj->en1, uj->en1_len) != 0)
-		return -1;
-	*outlen = p + v->en1_len;
-	*plen = p;
-	return 0;
-}
-
 static bool
 view_eq(const struct xn_view *a, const struct xn_view *b)
 {
@@ -402,6 +353,36 @@ write_difficulty(struct miner *m, double d)
 	    (json_int_t)m->id, "worker", m->worker, "difficulty", d);
 }
 
+/*
+ * The work number for the next issue of uj to m (xn.c): 0 the first time
+ * the miner gets this job, then one more at every re-issue (a switch back
+ * inside one pool job, a keepalive re-send, a resume), so firmware that
+ * restarts its search on every notify never searches the same space
+ * twice.  Jobs from a pool only ever get newer, so remembering the newest
+ * one per pool is enough.
+ */
+static uint64_t
+miner_next_work(struct miner *m, const struct ujob *uj, uint64_t count)
+{
+	int idx = uj->up->pool->idx;
+	uint64_t w;
+
+	if (m->work[idx].serial != uj->serial) {
+		m->work[idx].serial = uj->serial;
+		m->work[idx].next = 0;
+	}
+	w = m->work[idx].next;
+	if (w >= count) {
+		/* Hundreds of re-issues of one job: the pool has stopped
+		 * sending jobs.  The same work again is all that is left;
+		 * the duplicates it may bring are caught and counted. */
+		dp_count_limit(m->dp, LIM_WORK, m->worker);
+		return count - 1;
+	}
+	m->work[idx].next = w + 1;
+	return w;
+}
+
 /* Send uj to the miner under a fresh job id; every control message it
  * needs goes first, in one write (set_extranonce / set_version_mask,
  * set_difficulty, notify). */
@@ -410,18 +391,20 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 {
 	struct dp *dp = m->dp;
 	struct xn_view want;
-	uint8_t pre[2 * EXTRANONCE_MAX];
-	size_t prelen, plen;
+	struct xn_pool xp;
+	struct xn_prefix pre;
 	struct job view;
 	uint8_t *cb1 = NULL;
-	uint64_t id;
+	uint64_t id, work, count;
 	json_t *params;
 	bool view_clean;
 	struct pool *p = uj->up ? uj->up->pool : NULL;
 
 	if (m->bev == NULL || m->state != M_AUTHORIZED || p == NULL)
 		return;
-	if (desired_view(m, uj, &want) == -1) {
+	ujob_xn_pool(uj, &xp);
+	if (xn_desired_view(m->en1, m->en1_len, m->en2_size, &xp,
+	    &want) == -1) {
 		int other = dp_pick_pool(dp, p->idx);
 
 		/* no extranonce layout fits: this pool cannot take the
@@ -464,7 +447,10 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 		m->cur.from_job = dp->next_job_id;
 		clean = true;	/* applies from the next notify */
 	}
-	if (view_prefix(uj, &m->cur, pre, &prelen, &plen) == -1)
+	if ((count = xn_work_count(&xp, &m->cur)) == 0)
+		return;
+	work = miner_next_work(m, uj, count);
+	if (xn_prefix(&xp, &m->cur, work, &pre) == -1)
 		return;
 	if (m->rolling) {
 		uint32_t mask = m->mask_req & uj->mask;
@@ -482,8 +468,8 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 		write_difficulty(m, uj->difficulty);
 
 	view_clean = clean || m->need_clean || uj->job.clean;
-	if (!clean && !m->need_clean && uj->bcast_line != NULL &&
-	    uj->bcast_plen == plen && uj->bcast_id != m->last_job_id) {
+	if (!clean && !m->need_clean && work == 0 && uj->bcast_line != NULL &&
+	    uj->bcast_plen == pre.plen) {
 		/* the common case of a fan-out: one line for everyone */
 		evbuffer_add(mout(m), uj->bcast_line, uj->bcast_len);
 		dp->c.msgs_miner_out++;
@@ -491,15 +477,16 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 		goto sent;
 	}
 	view = uj->job;
-	if (plen > 0) {
-		if ((cb1 = malloc(uj->job.coinb1_len + plen)) == NULL)
+	view.ntime = uj->job.ntime + pre.ntime_off;
+	if (pre.plen > 0) {
+		if ((cb1 = malloc(uj->job.coinb1_len + pre.plen)) == NULL)
 			return;
 		memcpy(cb1, uj->job.coinb1, uj->job.coinb1_len);
-		memcpy(cb1 + uj->job.coinb1_len, pre, plen);
+		memcpy(cb1 + uj->job.coinb1_len, pre.bytes, pre.plen);
 		view.coinb1 = cb1;
-		view.coinb1_len = uj->job.coinb1_len + plen;
+		view.coinb1_len = uj->job.coinb1_len + pre.plen;
 	}
-	if ((id = jobs_issue(dp, uj)) == 0) {
+	if ((id = jobs_issue(dp, uj, work)) == 0) {
 		free(cb1);
 		return;
 	}
@@ -509,14 +496,14 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 	free(cb1);
 	if (params == NULL)
 		return;
-	if (!clean && !m->need_clean && uj->bcast_line == NULL) {
+	if (!clean && !m->need_clean && work == 0 && uj->bcast_line == NULL) {
 		/* first miner of this job with the usual layout: keep the
 		 * encoded line for the others */
 		uj->bcast_line = stratum_encode_notification("mining.notify",
 		    params, &uj->bcast_len);
 		if (uj->bcast_line != NULL) {
 			uj->bcast_id = id;
-			uj->bcast_plen = plen;
+			uj->bcast_plen = pre.plen;
 			evbuffer_add(mout(m), uj->bcast_line, uj->bcast_len);
 			dp->c.msgs_miner_out++;
 			goto sent;
@@ -531,10 +518,12 @@ sent:
 	m->last_job_id = id;
 	m->last_send_ms = dp_now_ms();
 	p->c.jobs_forwarded++;
-	log_debug("job_forwarded", "{s:I,s:s,s:s,s:I,s:s,s:b,s:f}", "miner",
+	log_debug("job_forwarded",
+	    "{s:I,s:s,s:s,s:I,s:s,s:b,s:f,s:I}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "pool", p->cfg.key,
 	    "job", (json_int_t)id, "pool_job", uj->job.id, "clean",
-	    view_clean, "difficulty", uj->difficulty);
+	    view_clean, "difficulty", uj->difficulty, "work",
+	    (json_int_t)work);
 	miner_flush_check(m);
 }
 
@@ -698,10 +687,12 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 	struct ujob *uj;
 	struct upstream *up;
 	struct pool *p;
-	uint8_t pre[2 * EXTRANONCE_MAX], full[3 * EXTRANONCE_MAX];
-	size_t prelen, plen;
-	char err[128], en2up[2 * 2 * EXTRANONCE_MAX + 1];
-	uint64_t jid, now = dp_now_ms();
+	struct xn_pool xp;
+	struct xn_prefix pre;
+	uint8_t full[3 * EXTRANONCE_MAX];
+	size_t fulllen;
+	char err[128], en2up[2 * 3 * EXTRANONCE_MAX + 1];
+	uint64_t jid, work, now = dp_now_ms();
 	bool stale;
 	int seen;
 
@@ -725,7 +716,8 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 		return 0;
 	}
 	if (parse_job_id(s.job_id, &jid) == -1 || jid > m->last_job_id ||
-	    (uj = jobs_find(dp, jid)) == NULL || (up = uj->up) == NULL) {
+	    (uj = jobs_find(dp, jid, &work)) == NULL ||
+	    (up = uj->up) == NULL) {
 		local_reject(m, msg->id, NULL, STRATUM_ERR_STALE,
 		    "Job not found");
 		return 0;
@@ -740,7 +732,8 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 	}
 	stale = uj->stale_at_ms != 0 && now > uj->stale_at_ms;
 	view = jid >= m->cur.from_job ? &m->cur : &m->prev;
-	if (view_prefix(uj, view, pre, &prelen, &plen) == -1) {
+	ujob_xn_pool(uj, &xp);
+	if (xn_prefix(&xp, view, work, &pre) == -1) {
 		local_reject(m, msg->id, p, STRATUM_ERR_STALE,
 		    "Job not found");
 		return 0;
@@ -754,8 +747,8 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 	if (!m->rolling && s.vbits && strcmp(s.vbits, "00000000") == 0)
 		sub.vbits_hex = NULL;
 	ctx.job = &uj->job;
-	ctx.en1 = pre;
-	ctx.en1_len = prelen;
+	ctx.en1 = pre.bytes;
+	ctx.en1_len = pre.len;
 	ctx.en2_size = view->en2_size;
 	ctx.difficulty = uj->difficulty;
 	ctx.version_mask = m->rolling ? (m->mask_req & uj->mask) : 0;
@@ -789,10 +782,13 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 		return 0;
 	}
 	/* upstream en2 = everything the pool did not give itself */
-	memcpy(full, pre, prelen);
-	memcpy(full + prelen, v.en2, v.en2_len);
-	hex_encode(full + uj->en1_len, prelen + v.en2_len - uj->en1_len,
-	    en2up);
+	if ((fulllen = xn_upstream_en2(&xp, &pre, v.en2, v.en2_len, full,
+	    sizeof(full))) == 0) {
+		local_reject(m, msg->id, p, STRATUM_ERR_OTHER,
+		    "Invalid extranonce2 length");
+		return 0;
+	}
+	hex_encode(full, fulllen, en2up);
 	switch (upstream_submit(up, m, msg->id, uj, en2up, v.ntime, v.nonce,
 	    sub.vbits_hex != NULL, v.vbits)) {
 	case 0:
@@ -888,6 +884,9 @@ miner_adopt(struct miner *m, struct miner *g, bool take_en1)
 		m->rejected[i] = g->rejected[i];
 		m->accepted_diff[i] = g->accepted_diff[i];
 	}
+	/* the firmware restarts its search on the job it gets now: the
+	 * work numbers go on from where the ghost left them */
+	memcpy(m->work, g->work, sizeof(m->work));
 	m->pool = g->pool;
 	m->counted = false;
 	m->assigned_ms = g->assigned_ms;

@@ -70,25 +70,44 @@ START_TEST(snapshot_of_session)
 }
 END_TEST
 
+START_TEST(work_numbers_travel_with_ids)
+{
+	struct ujob *a = make_job("1"), *b = make_job("2");
+	uint64_t w = 99;
+	uint64_t i0 = jobs_issue(&dp, a, 0), i7 = jobs_issue(&dp, a, 7);
+
+	/* every job gets its own serial, never reused */
+	ck_assert_uint_ne(a->serial, b->serial);
+	ck_assert_uint_ne(a->serial, 0);
+	/* an id names a job and which work of it the miner was given */
+	ck_assert_ptr_eq(jobs_find(&dp, i7, &w), a);
+	ck_assert_uint_eq(w, 7);
+	ck_assert_ptr_eq(jobs_find(&dp, i0, &w), a);
+	ck_assert_uint_eq(w, 0);
+	ujob_unref(&dp, a);
+	ujob_unref(&dp, b);
+}
+END_TEST
+
 START_TEST(ids_unique_and_found)
 {
 	struct ujob *a = make_job("1"), *b = make_job("1");
-	uint64_t ia = jobs_issue(&dp, a), ib = jobs_issue(&dp, b);
-	uint64_t ia2 = jobs_issue(&dp, a);
+	uint64_t ia = jobs_issue(&dp, a, 0), ib = jobs_issue(&dp, b, 0);
+	uint64_t ia2 = jobs_issue(&dp, a, 0);
 
 	/* same upstream id "1" from two pools: different proxy ids */
 	ck_assert_uint_ne(ia, ib);
 	ck_assert_uint_ne(ia, ia2);
 	ck_assert_uint_gt(ia2, ib);
-	ck_assert_ptr_eq(jobs_find(&dp, ia), a);
-	ck_assert_ptr_eq(jobs_find(&dp, ia2), a);
-	ck_assert_ptr_eq(jobs_find(&dp, ib), b);
-	ck_assert_ptr_null(jobs_find(&dp, ia2 + 100));
+	ck_assert_ptr_eq(jobs_find(&dp, ia, NULL), a);
+	ck_assert_ptr_eq(jobs_find(&dp, ia2, NULL), a);
+	ck_assert_ptr_eq(jobs_find(&dp, ib, NULL), b);
+	ck_assert_ptr_null(jobs_find(&dp, ia2 + 100, NULL));
 	ujob_unref(&dp, a);
 	/* every id of the retired job is gone, the other job's stays */
-	ck_assert_ptr_null(jobs_find(&dp, ia));
-	ck_assert_ptr_null(jobs_find(&dp, ia2));
-	ck_assert_ptr_eq(jobs_find(&dp, ib), b);
+	ck_assert_ptr_null(jobs_find(&dp, ia, NULL));
+	ck_assert_ptr_null(jobs_find(&dp, ia2, NULL));
+	ck_assert_ptr_eq(jobs_find(&dp, ib, NULL), b);
 	ujob_unref(&dp, b);
 	ck_assert_uint_eq(dp.n_jrefs, 0);
 }
@@ -103,12 +122,12 @@ START_TEST(table_grows)
 
 	for (i = 0; i < N; i++) {
 		uj[i] = make_job("x");
-		id[i] = jobs_issue(&dp, uj[i]);
+		id[i] = jobs_issue(&dp, uj[i], 0);
 	}
 	ck_assert_uint_eq(dp.n_jrefs, N);
 	ck_assert_uint_ge(dp.jhash_size, N);
 	for (i = 0; i < N; i++)
-		ck_assert_ptr_eq(jobs_find(&dp, id[i]), uj[i]);
+		ck_assert_ptr_eq(jobs_find(&dp, id[i], NULL), uj[i]);
 	for (i = 0; i < N; i++)
 		ujob_unref(&dp, uj[i]);
 	ck_assert_uint_eq(dp.n_jrefs, 0);
@@ -172,13 +191,13 @@ END_TEST
 START_TEST(refcount_keeps_job)
 {
 	struct ujob *uj = make_job("1");
-	uint64_t id = jobs_issue(&dp, uj);
+	uint64_t id = jobs_issue(&dp, uj, 0);
 
 	uj->refs++;		/* a second holder */
 	ujob_unref(&dp, uj);
-	ck_assert_ptr_eq(jobs_find(&dp, id), uj);
+	ck_assert_ptr_eq(jobs_find(&dp, id, NULL), uj);
 	ujob_unref(&dp, uj);
-	ck_assert_ptr_null(jobs_find(&dp, id));
+	ck_assert_ptr_null(jobs_find(&dp, id, NULL));
 }
 END_TEST
 
@@ -194,6 +213,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, snapshot_of_session);
 	tcase_add_test(tc, ids_unique_and_found);
+	tcase_add_test(tc, work_numbers_travel_with_ids);
 	tcase_add_test(tc, table_grows);
 	tcase_add_test(tc, duplicates_remembered);
 	tcase_add_test(tc, duplicate_set_bounded);
