@@ -138,6 +138,8 @@ static const struct {
 	[FW_CGMINER] =	{ "cgminer",	true },
 };
 
+#define MIN_BIT_COUNT_DEFAULT	2	/* BIP 310's own example */
+
 struct sim_opts {
 	const char	*host;
 	const char	*port;
@@ -152,8 +154,11 @@ struct sim_opts {
 	double		 timeout;
 	enum firmware	 firmware;
 	bool		 version_rolling;
+	int		 min_bit_count;	/* 0: not sent */
 	bool		 xnsub;
+	bool		 ignore_xn;
 	double		 suggest;
+	bool		 suggest_after_auth;
 	double		 job_delay;
 	bool		 clean_immediate;
 	bool		 en2_le;
@@ -819,15 +824,48 @@ miner_submit_bad(struct miner *m, const struct share_params *ok)
 }
 
 static void
+miner_suggest(struct miner *m)
+{
+	double		 d = sim.opts.suggest;
+
+	if (d <= 0)
+		return;
+	/* cgminer ("%d") and ESP-Miner ("%" PRIu32) send an integer; a
+	 * fraction (test pools) can only go as a real. */
+	miner_request(m, REQ_SUGGEST, "mining.suggest_difficulty",
+	    d == floor(d) && d <= 9007199254740992.0 ?
+	    json_pack("[I]", (json_int_t)d) : json_pack("[f]", d), NULL, 0);
+}
+
+/*
+ * configure (BIP 310: the first message), subscribe, suggest_difficulty,
+ * authorize, extranonce.subscribe, all without waiting for answers.
+ * suggest_difficulty before authorize is ESP-Miner v2.0.6 to v2.2.2
+ * (main/tasks/stratum_task.c stratum_task(): "so the first job is sent
+ * with the proper difficulty set"), the harder case for a proxy, which
+ * does not know the worker yet.  --suggest-after-authorize sends it once
+ * authorize was answered true instead, as cgminer 4.11 auth_stratum()
+ * and ESP-Miner since v2.9.0 stratum_v1_task() do (moved for ckpool,
+ * which honours it from authorized clients only).
+ */
+static void
 miner_handshake(struct miner *m)
 {
 	struct share_params sh;
+	json_t		*vr;
 
-	if (sim.opts.version_rolling)
+	if (sim.opts.version_rolling) {
+		/* ESP-Miner's STRATUM_V1_configure_version_rolling() and
+		 * cgminer's configure_stratum_mining() send the mask alone;
+		 * BIP 310 asks for min-bit-count too (--min-bit-count 0
+		 * leaves it out). */
+		vr = json_pack("{s:s}", "version-rolling.mask", "ffffffff");
+		if (vr != NULL && sim.opts.min_bit_count > 0)
+			json_object_set_new(vr, "version-rolling.min-bit-count",
+			    json_integer(sim.opts.min_bit_count));
 		miner_request(m, REQ_CONFIGURE, "mining.configure",
-		    json_pack("[[s],{s:s,s:i}]", "version-rolling",
-		    "version-rolling.mask", "ffffffff",
-		    "version-rolling.min-bit-count", 2), NULL, 0);
+		    json_pack("[[s],o]", "version-rolling", vr), NULL, 0);
+	}
 	if (sim.opts.bad == BAD_UNSUBSCRIBED) {
 		/* Authorized but not yet subscribed: the pool must say 25
 		 * whatever else is wrong with the share. */
@@ -841,18 +879,19 @@ miner_handshake(struct miner *m)
 		miner_submit(m, REQ_BAD, &sh, 0);
 		miner_request(m, REQ_SUBSCRIBE, "mining.subscribe",
 		    json_pack("[s]", AGENT), NULL, 0);
+		if (!sim.opts.suggest_after_auth)
+			miner_suggest(m);
 	} else {
 		miner_request(m, REQ_SUBSCRIBE, "mining.subscribe",
 		    json_pack("[s]", AGENT), NULL, 0);
+		if (!sim.opts.suggest_after_auth)
+			miner_suggest(m);
 		miner_request(m, REQ_AUTHORIZE, "mining.authorize",
 		    json_pack("[s,s]", m->worker, sim.opts.password), NULL, 0);
 	}
 	if (sim.opts.xnsub)
 		miner_request(m, REQ_XNSUB, "mining.extranonce.subscribe",
 		    json_array(), NULL, 0);
-	if (sim.opts.suggest > 0)
-		miner_request(m, REQ_SUGGEST, "mining.suggest_difficulty",
-		    json_pack("[f]", sim.opts.suggest), NULL, 0);
 }
 
 /* ---- responses ---- */
@@ -983,6 +1022,8 @@ miner_response(struct miner *m, struct stratum_msg *msg)
 	case REQ_AUTHORIZE:
 		if (msg->error == NULL && json_is_true(msg->result)) {
 			m->authorized = true;
+			if (sim.opts.suggest_after_auth)
+				miner_suggest(m);
 			break;
 		}
 		log_warn("authorize_failed", "{s:s}", "worker", m->worker);
@@ -1088,10 +1129,14 @@ n_set_extranonce(struct miner *m, struct stratum_msg *msg)
 {
 	char		 err[128];
 
-	if (!sim.opts.xnsub) {
-		/* cgminer 4.11 ignores it too (PROTOCOL.md 2). */
-		log_info("set_extranonce_ignored", "{s:s}", "worker",
-		    m->worker);
+	if (!sim.opts.xnsub || sim.opts.ignore_xn) {
+		/* cgminer 4.11 has no handler at all (util.c parse_method();
+		 * PROTOCOL.md 2): it mines on with the old extranonce1, and
+		 * every later share is invalid.  ESP-Miner and bmminer apply
+		 * it. */
+		log_info("set_extranonce_ignored", "{s:s,s:s}", "worker",
+		    m->worker, "why", sim.opts.ignore_xn ?
+		    "--ignore-set-extranonce" : "not subscribed");
 		return;
 	}
 	if (stratum_parse_set_extranonce(msg->params, m->xn_en1,
@@ -1556,8 +1601,16 @@ usage(void)
 "  --clean-immediate      with --job-delay, take a clean_jobs=true notify at\n"
 "                         once (cpuminer and ESP-Miner do)\n"
 "  --version-rolling      mining.configure with mask ffffffff and roll\n"
+"  --min-bit-count N      version-rolling.min-bit-count to send (2, BIP 310;\n"
+"                         0 = leave out, as ESP-Miner and cgminer do)\n"
 "  --xnsub                mining.extranonce.subscribe; apply set_extranonce\n"
-"  --suggest-difficulty D send mining.suggest_difficulty D\n"
+"  --ignore-set-extranonce  never apply mining.set_extranonce, even with\n"
+"                         --xnsub (without --xnsub it is always ignored,\n"
+"                         like cgminer 4.11, which has no handler)\n"
+"  --suggest-difficulty D send mining.suggest_difficulty D after subscribe,\n"
+"                         before authorize (ESP-Miner 2.0.6-2.2.2)\n"
+"  --suggest-after-authorize  send it once authorize is answered true\n"
+"                         (cgminer auth_stratum, ESP-Miner >= 2.9.0)\n"
 "  --en2-endian[=le|be]   extranonce2 counter byte order (be for counter,\n"
 "                         le for restart and cgminer; bare = le)\n"
 "  --bad-shares KIND      also submit bad shares: stale duplicate lowdiff\n"
@@ -1575,7 +1628,7 @@ enum {
 	OPT_RATE, OPT_CPU, OPT_DURATION, OPT_DRAIN, OPT_TIMEOUT, OPT_VROLL,
 	OPT_XNSUB, OPT_SUGGEST, OPT_EN2END, OPT_BAD, OPT_BADEVERY, OPT_STATS,
 	OPT_QUIET, OPT_LOGLEVEL, OPT_HELP, OPT_FIRMWARE, OPT_JOBDELAY,
-	OPT_CLEANNOW,
+	OPT_CLEANNOW, OPT_MINBITS, OPT_IGNOREXN, OPT_SUGGESTAFTER,
 };
 
 static const struct option longopts[] = {
@@ -1603,6 +1656,9 @@ static const struct option longopts[] = {
 	{ "firmware",		required_argument, NULL, OPT_FIRMWARE },
 	{ "job-delay",		required_argument, NULL, OPT_JOBDELAY },
 	{ "clean-immediate",	no_argument,	   NULL, OPT_CLEANNOW },
+	{ "min-bit-count",	required_argument, NULL, OPT_MINBITS },
+	{ "ignore-set-extranonce", no_argument,   NULL, OPT_IGNOREXN },
+	{ "suggest-after-authorize", no_argument, NULL, OPT_SUGGESTAFTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1632,6 +1688,7 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 	o->timeout = 90;
 	o->bad_every = 1;
 	o->firmware = FW_COUNTER;
+	o->min_bit_count = MIN_BIT_COUNT_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if ((r = sim_real_opt(reals, sizeof(reals) / sizeof(reals[0]),
@@ -1688,6 +1745,17 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 			break;
 		case OPT_CLEANNOW:
 			o->clean_immediate = true;
+			break;
+		case OPT_MINBITS:
+			if (sim_parse_whole(optarg, 0, 32, &d) == -1)
+				goto bad;
+			o->min_bit_count = (int)d;
+			break;
+		case OPT_IGNOREXN:
+			o->ignore_xn = true;
+			break;
+		case OPT_SUGGESTAFTER:
+			o->suggest_after_auth = true;
 			break;
 		case OPT_BAD:
 			for (i = 1; i < sizeof(bad_kinds) / sizeof(bad_kinds[0]);
