@@ -112,6 +112,87 @@ def _(env):
     figures("vardiff", p, ms)
 
 
+def shares_by_job(m):
+    """The shares a simminer found (--log-level debug), job id -> list of
+    (en2, ntime, nonce, vbits) in the order found."""
+    out = {}
+    for v in m.json_lines("stderr"):
+        if v.get("event") == "share_found":
+            out.setdefault(v["job"], []).append(
+                (v["en2"], v["ntime"], v["nonce"], v["vbits"]))
+    return out
+
+
+@t.check("firmware restart: same work under a new job id, same shares")
+def _(env):
+    # Vardiff steps to the same difficulty re-send the work in hand under
+    # new job ids (clean=false), as a proxy does on a switch back.
+    pool, port = env.simpool("--difficulty", DIFF, "--job-interval", "30",
+                             "--vardiff", "1:%s,2:%s" % (DIFF, DIFF))
+    common = ("--rate", RATE, "--duration", "3", "--version-rolling",
+              "--log-level", "debug")
+    restart = env.simminer(port, "--firmware", "restart", "--user", "r",
+                           *common, name="restart")
+    counter = env.simminer(port, "--user", "c", *common, name="counter")
+    cgminer = env.simminer(port, "--firmware", "cgminer", "--user", "g",
+                           *common, name="cgminer")
+    p, (rs, cs, gs) = finish(env, pool, [restart, counter, cgminer])
+    out = []
+    for m, s, name in ((restart, rs, "restart"), (counter, cs, "counter"),
+                       (cgminer, gs, "cgminer")):
+        # simpool keeps duplicates per job id (PROTOCOL.md 6.9), so
+        # nothing is rejected here; a pool behind a proxy would say 22.
+        assert s["firmware"] == name, s["firmware"]
+        assert s["rejected"] == {} and s["unanswered"] == 0, s
+        jobs = shares_by_job(m)
+        assert len(jobs) == 3, (name, sorted(jobs))
+        first = [v[0] for v in jobs.values()]
+        again = sum(1 for v in list(jobs.values())[1:] if v[0] == first[0])
+        out.append("%s: %d of 2 re-sent jobs repeated share 1 (%s %s)" % (
+            name, again, first[0][0], first[0][2]))
+        if name == "restart":
+            # Every job starts over: extranonce2 0, nonce and version
+            # roll from the start, so the same shares in the same order.
+            assert s["work_restarts"] == 3, s["work_restarts"]
+            assert again == 2, jobs
+            assert set(v[0] for v in first) == {"0" * 16}, first
+        elif name == "counter":
+            assert s["work_restarts"] == 0, s["work_restarts"]
+            assert len(set(v[0] for v in first)) == 3, first
+        else:
+            # Only the first, clean notify resets cgminer's counter.
+            assert s["work_restarts"] == 1, s["work_restarts"]
+            assert [v[0] for v in first] == [
+                "0000000000000000", "0100000000000000",
+                "0200000000000000"], first
+    print("     " + "; ".join(out), flush=True)
+
+
+@t.check("firmware --job-delay: old job's shares go out under its id")
+def _(env):
+    # A new block every second (clean_jobs=true): what a slow firmware
+    # mines on the old job then is stale (21); one that takes a clean
+    # notify at once (cpuminer, ESP-Miner) loses nothing.
+    pool, port = env.simpool("--difficulty", DIFF, "--job-interval", "30",
+                             "--block-interval", "1")
+    common = ("--rate", "8", "--duration", "4", "--job-delay", "0.4",
+              "--quiet")
+    slow = env.simminer(port, "--user", "slow", *common, name="slow")
+    quick = env.simminer(port, "--user", "quick", "--clean-immediate",
+                         *common, name="quick")
+    p, (ss, qs) = finish(env, pool, [slow, quick])
+    assert ss["delayed_shares"] >= 1, ss
+    assert set(ss["rejected"]) <= {"21"}, ss["rejected"]
+    assert ss["rejected"].get("21", 0) >= ss["delayed_shares"], ss
+    assert qs["delayed_shares"] == 0, qs
+    assert set(qs["rejected"]) <= {"21"}, qs["rejected"]
+    # Only shares already in flight when the block changed can be stale.
+    assert qs["rejected"].get("21", 0) < ss["delayed_shares"], (qs, ss)
+    print("     slow: %d delayed, %d stale; clean-immediate: %d stale" % (
+        ss["delayed_shares"], ss["rejected"].get("21", 0),
+        qs["rejected"].get("21", 0)), flush=True)
+
+
 BAD_KINDS = [("stale", 21), ("duplicate", 22), ("lowdiff", 23),
              ("unauth", 24), ("unsubscribed", 25), ("badhex", 20),
              ("ntime", 20)]
@@ -145,6 +226,9 @@ def _(env):
             "%s: expected %d x%d, got %s" % (kind, code, bad["submitted"],
                                              m["rejected"])
         assert m["good_rejected"] == 0, kind
+        # Code 22 answers are counted on their own for firmware tests.
+        assert m["duplicates"] == m["rejected"].get("22", 0), (kind, m)
+        assert m["good_duplicates"] == 0, kind
         assert m["accepted"] >= 1, "%s: no good share accepted" % kind
         assert m["unanswered"] == 0, kind
         seen.append("%s->%d x%d" % (kind, code, bad["submitted"]))

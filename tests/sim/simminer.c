@@ -84,6 +84,62 @@ static const struct {
 	[BAD_NTIME] =		{ "ntime",		20 },
 };
 
+/*
+ * Firmware profiles: where a miner's extranonce2 (and with it the nonce
+ * and version-roll search) starts when a mining.notify arrives.  This is
+ * what decides whether a miner re-finds shares it already sent when a
+ * proxy hands it the same work again under a new job id.  Read from the
+ * firmware sources, not copied:
+ *
+ * restart: cpuminer and ESP-Miner start every new job from the beginning.
+ *   pooler/cpuminer util.c stratum_notify() zeroes the job's xnonce2
+ *   whenever the job id differs from the previous one (clean or not);
+ *   cpu-miner.c stratum_gen_work() copies that xnonce2 into the work and
+ *   only then increments the job's copy, and miner_thread() starts the
+ *   nonce of changed work at 0xffffffff / threads * thread (0 for one
+ *   thread).  bitaxeorg/ESP-Miner main/tasks/create_jobs_task.c
+ *   create_jobs_task() sets extranonce_2 = 0 for every notify it dequeues
+ *   and generate_work() hands each (job, extranonce_2) to the ASIC, which
+ *   searches nonce and version bits from their start again (its own
+ *   comment there: re-sending the same job "restarts the nonce search
+ *   from 0 and produces duplicate shares").  A notify that repeats the
+ *   job id in hand is not a restart: stratum_notify() keeps the counter,
+ *   and ESP-Miner's stratum_v1_task() drops it as a duplicate notify.
+ *
+ * counter: one counter per simulated miner, kept across reconnects, that
+ *   only ever goes up, so no two jobs share an extranonce2.  What this
+ *   simulator always did, and the default.  cgminer's gen_stratum_work()
+ *   (ckolivas/cgminer cgminer.c) takes pool->nonce2++ for every work
+ *   item, but see cgminer below.
+ *
+ * cgminer: the counter above, reset to 0 by a notify with clean_jobs
+ *   true: ckolivas/cgminer 4.11 util.c parse_notify() does
+ *   "if (clean) pool->nonce2 = 0" on the notify's own flag.  So cgminer
+ *   based ASIC firmware repeats shares too when the same work comes back
+ *   with clean_jobs=true, never with clean_jobs=false.
+ *
+ * All three fill the extranonce2 little-endian (cgminer htole64,
+ * cpuminer's byte-wise increment, ESP-Miner extranonce_2_generate);
+ * restart and cgminer default to that, counter keeps the big-endian
+ * counter it always had.
+ */
+enum firmware {
+	FW_COUNTER,
+	FW_RESTART,
+	FW_CGMINER,
+};
+
+static const struct {
+	const char	*name;
+	bool		 en2_le;
+} firmwares[] = {
+	[FW_COUNTER] =	{ "counter",	false },
+	[FW_RESTART] =	{ "restart",	true },
+	[FW_CGMINER] =	{ "cgminer",	true },
+};
+
+#define MIN_BIT_COUNT_DEFAULT	2	/* BIP 310's own example */
+
 struct sim_opts {
 	const char	*host;
 	const char	*port;
@@ -96,10 +152,17 @@ struct sim_opts {
 	double		 duration;
 	double		 drain;
 	double		 timeout;
+	enum firmware	 firmware;
 	bool		 version_rolling;
+	int		 min_bit_count;	/* 0: not sent */
 	bool		 xnsub;
+	bool		 ignore_xn;
 	double		 suggest;
+	bool		 suggest_after_auth;
+	double		 job_delay;
+	bool		 clean_immediate;
 	bool		 en2_le;
+	bool		 en2_le_set;
 	enum bad_kind	 bad;
 	unsigned	 bad_every;
 	const char	*stats_path;
@@ -183,10 +246,23 @@ struct miner {
 	uint8_t		 en2[EXTRANONCE_MAX];
 	uint32_t	 nonce;
 	uint32_t	 vroll;
+	uint32_t	 vroll_start;
 	uint32_t	 version;
 	uint8_t		 header[80];
 	SHA256_CTX	 mid;
 	double		 next_allowed;
+
+	/* The newest notify, waiting while --job-delay keeps the miner on
+	 * the work in hand; its difficulty and extranonce were bound when
+	 * it arrived (6.1, 6.6). */
+	bool		 have_queued;
+	struct job	 queued;
+	double		 queued_diff;
+	bool		 queued_xn;
+	uint8_t		 queued_en1[EXTRANONCE_MAX];
+	size_t		 queued_en1_len;
+	size_t		 queued_en2_size;
+	struct event	*ev_switch;
 
 	struct pending	 pend[PENDING_SLOTS];
 	size_t		 n_pending;	/* every request */
@@ -200,6 +276,7 @@ struct miner {
 	uint64_t	 submitted;
 	uint64_t	 accepted;
 	uint64_t	 rejected;
+	uint64_t	 duplicates;	/* genuine shares answered 22 */
 	double		 accepted_diff;
 	uint64_t	 hashes;
 	uint64_t	 connects;
@@ -235,6 +312,10 @@ struct sim {
 	uint64_t	 bad_accepted;
 	uint64_t	 bad_skipped;
 	uint64_t	 verify_failed;
+	uint64_t	 duplicates;	/* every answer with code 22 */
+	uint64_t	 good_duplicates;
+	uint64_t	 work_restarts;
+	uint64_t	 delayed_shares;
 	uint64_t	 reconnects;
 	uint64_t	 connect_failures;
 	uint64_t	 timeouts;
@@ -343,11 +424,12 @@ stats_json(void)
 		disconnects += m->disconnects;
 		pending += m->n_inflight;
 		json_array_append_new(miners, json_pack(
-		    "{s:s,s:I,s:I,s:I,s:f,s:I,s:f,s:b}",
+		    "{s:s,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:b}",
 		    "worker", m->worker,
 		    "submitted", (json_int_t)m->submitted,
 		    "accepted", (json_int_t)m->accepted,
 		    "rejected", (json_int_t)m->rejected,
+		    "duplicates", (json_int_t)m->duplicates,
 		    "accepted_difficulty", m->accepted_diff,
 		    "disconnects", (json_int_t)m->disconnects,
 		    "difficulty", m->job_diff,
@@ -385,6 +467,22 @@ stats_json(void)
 	    "hashrate", elapsed > 0 ? (double)hashes / elapsed : 0.0,
 	    "elapsed", elapsed,
 	    "miners", miners);
+	if (root == NULL)
+		return (NULL);
+	/* What the firmware profile did, for tests to assert on: code 22
+	 * answers (all, and to genuine shares only), searches restarted
+	 * from the first extranonce2, shares sent for an old job while
+	 * --job-delay held a newer one back. */
+	json_object_set_new(root, "firmware",
+	    json_string(firmwares[sim.opts.firmware].name));
+	json_object_set_new(root, "duplicates",
+	    json_integer((json_int_t)sim.duplicates));
+	json_object_set_new(root, "good_duplicates",
+	    json_integer((json_int_t)sim.good_duplicates));
+	json_object_set_new(root, "work_restarts",
+	    json_integer((json_int_t)sim.work_restarts));
+	json_object_set_new(root, "delayed_shares",
+	    json_integer((json_int_t)sim.delayed_shares));
 	return (root);
  err:
 	json_decref(rej);
@@ -445,8 +543,8 @@ work_new_en2(struct miner *m)
 	size_t		 i, n = m->en2_size < 8 ? m->en2_size : 8;
 
 	memset(m->en2, 0, m->en2_size);
-	/* cgminer fills en2 with a little-endian counter; the default
-	 * reads as a number in the hex instead. */
+	/* Firmware fills en2 with a little-endian counter; the counter
+	 * profile's default reads as a number in the hex instead. */
 	for (i = 0; i < n; i++) {
 		if (sim.opts.en2_le)
 			m->en2[i] = (uint8_t)(v >> (8 * i));
@@ -471,8 +569,71 @@ work_start(struct miner *m)
 	 * ever sent that could not be checked. */
 	if (diff_to_target(m->job_diff, m->target) == -1)
 		memset(m->target, 0, sizeof(m->target));
-	m->en2_counter++;
 	work_new_en2(m);
+}
+
+/* The first extranonce2 of a job the miner switches to: the one thing
+ * the firmware profiles (top of file) do differently.  A restart takes
+ * the version roll back to its start too, so the same work gives the
+ * same shares in the same order. */
+static void
+work_first_en2(struct miner *m, bool clean, bool same_id)
+{
+	bool		 restart;
+
+	switch (sim.opts.firmware) {
+	case FW_RESTART:
+		restart = !same_id;
+		break;
+	case FW_CGMINER:
+		restart = clean;
+		break;
+	default:
+		restart = false;
+		break;
+	}
+	if (!restart) {
+		m->en2_counter++;
+		return;
+	}
+	m->en2_counter = 0;
+	m->vroll = m->vroll_start;
+	sim.work_restarts++;
+}
+
+/* Take the queued notify as the work to do. */
+static void
+job_switch(struct miner *m)
+{
+	bool		 same_id;
+
+	if (!m->have_queued)
+		return;
+	evtimer_del(m->ev_switch);
+	if (m->queued_xn) {
+		memcpy(m->en1, m->queued_en1, m->queued_en1_len);
+		m->en1_len = m->queued_en1_len;
+		m->en2_size = m->queued_en2_size;
+		m->queued_xn = false;
+	}
+	same_id = m->have_job && strcmp(m->job.id, m->queued.id) == 0;
+	job_clear(&m->job);
+	m->job = m->queued;
+	/* Ownership of the coinbase buffers moved with the copy. */
+	memset(&m->queued, 0, sizeof(m->queued));
+	m->have_queued = false;
+	m->have_job = true;
+	m->job_diff = m->queued_diff;
+	work_first_en2(m, m->job.clean, same_id);
+	work_start(m);
+}
+
+static void
+switch_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	job_switch(arg);
 }
 
 static void
@@ -574,6 +735,13 @@ miner_found(struct miner *m, uint32_t nonce, const uint8_t hash[32])
 		return;
 	}
 	share_fill(m, nonce, &sh);
+	/* Enough to tell a share found again (restart firmware given the
+	 * same work twice) from a new one. */
+	log_debug("share_found", "{s:s,s:s,s:s,s:s,s:s,s:s}", "worker",
+	    m->worker, "job", sh.job_id, "en2", sh.en2, "ntime", sh.ntime,
+	    "nonce", sh.nonce, "vbits", sh.vbits);
+	if (m->have_queued)
+		sim.delayed_shares++;
 	miner_submit(m, REQ_SUBMIT, &sh, m->job_diff);
 
 	if (sim.opts.rate > 0) {
@@ -656,15 +824,48 @@ miner_submit_bad(struct miner *m, const struct share_params *ok)
 }
 
 static void
+miner_suggest(struct miner *m)
+{
+	double		 d = sim.opts.suggest;
+
+	if (d <= 0)
+		return;
+	/* cgminer ("%d") and ESP-Miner ("%" PRIu32) send an integer; a
+	 * fraction (test pools) can only go as a real. */
+	miner_request(m, REQ_SUGGEST, "mining.suggest_difficulty",
+	    d == floor(d) && d <= 9007199254740992.0 ?
+	    json_pack("[I]", (json_int_t)d) : json_pack("[f]", d), NULL, 0);
+}
+
+/*
+ * configure (BIP 310: the first message), subscribe, suggest_difficulty,
+ * authorize, extranonce.subscribe, all without waiting for answers.
+ * suggest_difficulty before authorize is ESP-Miner v2.0.6 to v2.2.2
+ * (main/tasks/stratum_task.c stratum_task(): "so the first job is sent
+ * with the proper difficulty set"), the harder case for a proxy, which
+ * does not know the worker yet.  --suggest-after-authorize sends it once
+ * authorize was answered true instead, as cgminer 4.11 auth_stratum()
+ * and ESP-Miner since v2.9.0 stratum_v1_task() do (moved for ckpool,
+ * which honours it from authorized clients only).
+ */
+static void
 miner_handshake(struct miner *m)
 {
 	struct share_params sh;
+	json_t		*vr;
 
-	if (sim.opts.version_rolling)
+	if (sim.opts.version_rolling) {
+		/* ESP-Miner's STRATUM_V1_configure_version_rolling() and
+		 * cgminer's configure_stratum_mining() send the mask alone;
+		 * BIP 310 asks for min-bit-count too (--min-bit-count 0
+		 * leaves it out). */
+		vr = json_pack("{s:s}", "version-rolling.mask", "ffffffff");
+		if (vr != NULL && sim.opts.min_bit_count > 0)
+			json_object_set_new(vr, "version-rolling.min-bit-count",
+			    json_integer(sim.opts.min_bit_count));
 		miner_request(m, REQ_CONFIGURE, "mining.configure",
-		    json_pack("[[s],{s:s,s:i}]", "version-rolling",
-		    "version-rolling.mask", "ffffffff",
-		    "version-rolling.min-bit-count", 2), NULL, 0);
+		    json_pack("[[s],o]", "version-rolling", vr), NULL, 0);
+	}
 	if (sim.opts.bad == BAD_UNSUBSCRIBED) {
 		/* Authorized but not yet subscribed: the pool must say 25
 		 * whatever else is wrong with the share. */
@@ -678,18 +879,19 @@ miner_handshake(struct miner *m)
 		miner_submit(m, REQ_BAD, &sh, 0);
 		miner_request(m, REQ_SUBSCRIBE, "mining.subscribe",
 		    json_pack("[s]", AGENT), NULL, 0);
+		if (!sim.opts.suggest_after_auth)
+			miner_suggest(m);
 	} else {
 		miner_request(m, REQ_SUBSCRIBE, "mining.subscribe",
 		    json_pack("[s]", AGENT), NULL, 0);
+		if (!sim.opts.suggest_after_auth)
+			miner_suggest(m);
 		miner_request(m, REQ_AUTHORIZE, "mining.authorize",
 		    json_pack("[s,s]", m->worker, sim.opts.password), NULL, 0);
 	}
 	if (sim.opts.xnsub)
 		miner_request(m, REQ_XNSUB, "mining.extranonce.subscribe",
 		    json_array(), NULL, 0);
-	if (sim.opts.suggest > 0)
-		miner_request(m, REQ_SUGGEST, "mining.suggest_difficulty",
-		    json_pack("[f]", sim.opts.suggest), NULL, 0);
 }
 
 /* ---- responses ---- */
@@ -713,7 +915,7 @@ on_configure(struct miner *m, struct stratum_msg *msg)
 		return;
 	m->mask = v;
 	m->rolling = true;
-	m->vroll = (uint32_t)m->idx + 1;
+	m->vroll = m->vroll_start = (uint32_t)m->idx + 1;
 	if (m->work_ready)
 		work_set_version(m);
 }
@@ -776,6 +978,13 @@ on_submit_answer(struct miner *m, struct stratum_msg *msg,
 	code = stratum_error_code(msg, &text);
 	m->rejected++;
 	count_reject(code);
+	if (code == STRATUM_ERR_DUPLICATE) {
+		sim.duplicates++;
+		if (p->kind == REQ_SUBMIT) {
+			sim.good_duplicates++;
+			m->duplicates++;
+		}
+	}
 	if (p->kind == REQ_SUBMIT) {
 		sim.good_rejected++;
 		log_warn("share_rejected", "{s:s,s:s,s:i,s:s}", "worker",
@@ -813,6 +1022,8 @@ miner_response(struct miner *m, struct stratum_msg *msg)
 	case REQ_AUTHORIZE:
 		if (msg->error == NULL && json_is_true(msg->result)) {
 			m->authorized = true;
+			if (sim.opts.suggest_after_auth)
+				miner_suggest(m);
 			break;
 		}
 		log_warn("authorize_failed", "{s:s}", "worker", m->worker);
@@ -850,6 +1061,7 @@ static void
 n_notify(struct miner *m, struct stratum_msg *msg)
 {
 	struct job	 j;
+	struct timeval	 tv;
 	char		 err[128];
 
 	if (job_from_notify(msg->params, &j, err, sizeof(err)) == -1) {
@@ -857,20 +1069,40 @@ n_notify(struct miner *m, struct stratum_msg *msg)
 		    "error", err);
 		return;
 	}
-	/* set_extranonce takes effect here, with the next job (6.6). */
+	/* A notify still waiting is overtaken: the miner only ever moves
+	 * to the newest job.  Difficulty and a set_extranonce bind to the
+	 * job now (6.1, 6.6), however late the miner takes it; an
+	 * extranonce bound to the overtaken one carries over. */
+	job_clear(&m->queued);
+	m->queued = j;
+	m->have_queued = true;
+	m->queued_diff = m->next_diff;
 	if (m->xn_pending) {
-		memcpy(m->en1, m->xn_en1, m->xn_en1_len);
-		m->en1_len = m->xn_en1_len;
-		m->en2_size = m->xn_en2_size;
+		memcpy(m->queued_en1, m->xn_en1, m->xn_en1_len);
+		m->queued_en1_len = m->xn_en1_len;
+		m->queued_en2_size = m->xn_en2_size;
+		m->queued_xn = true;
 		m->xn_pending = false;
 	}
-	/* The miner only ever works the newest job, so a clean flag and a
-	 * plain notify differ only for the pool's bookkeeping. */
-	job_clear(&m->job);
-	m->job = j;
-	m->have_job = true;
-	m->job_diff = m->next_diff;
-	work_start(m);
+	/*
+	 * --job-delay: slow firmware finishes the work it has in hand and
+	 * submits it under the old job id before it moves on.  cpuminer
+	 * moves at once only for clean_jobs (cpu-miner.c stratum_thread()
+	 * calls restart_threads() then; otherwise each thread ends its scan
+	 * first, up to LP_SCANTIME 60 s of hashing), ESP-Miner likewise
+	 * (create_jobs_task() only "continue"s on a clean_jobs=false notify
+	 * and leaves the ASIC on its job until the next job interval).
+	 * --clean-immediate does that; by default every notify waits.
+	 */
+	if (sim.opts.job_delay > 0 && m->work_ready &&
+	    !(j.clean && sim.opts.clean_immediate)) {
+		if (!evtimer_pending(m->ev_switch, NULL)) {
+			tv = sim_tv(sim.opts.job_delay);
+			evtimer_add(m->ev_switch, &tv);
+		}
+		return;
+	}
+	job_switch(m);
 }
 
 static void
@@ -897,10 +1129,14 @@ n_set_extranonce(struct miner *m, struct stratum_msg *msg)
 {
 	char		 err[128];
 
-	if (!sim.opts.xnsub) {
-		/* cgminer 4.11 ignores it too (PROTOCOL.md 2). */
-		log_info("set_extranonce_ignored", "{s:s}", "worker",
-		    m->worker);
+	if (!sim.opts.xnsub || sim.opts.ignore_xn) {
+		/* cgminer 4.11 has no handler at all (util.c parse_method();
+		 * PROTOCOL.md 2): it mines on with the old extranonce1, and
+		 * every later share is invalid.  ESP-Miner and bmminer apply
+		 * it. */
+		log_info("set_extranonce_ignored", "{s:s,s:s}", "worker",
+		    m->worker, "why", sim.opts.ignore_xn ?
+		    "--ignore-set-extranonce" : "not subscribed");
 		return;
 	}
 	if (stratum_parse_set_extranonce(msg->params, m->xn_en1,
@@ -1076,6 +1312,10 @@ miner_session_reset(struct miner *m)
 	m->xn_pending = false;
 	m->have_job = m->work_ready = false;
 	job_clear(&m->job);
+	m->have_queued = m->queued_xn = false;
+	job_clear(&m->queued);
+	if (m->ev_switch != NULL)
+		evtimer_del(m->ev_switch);
 	m->next_diff = 1;	/* the default until set_difficulty (2) */
 	m->have_last_ok = false;
 }
@@ -1348,14 +1588,37 @@ usage(void)
 "                         SIGTERM)\n"
 "  --drain S              wait this long for answers at exit (3)\n"
 "  --timeout S            reconnect if the pool is silent S s (90; 0 off)\n"
+"  --firmware PROFILE     where extranonce2, nonce and version roll start\n"
+"                         on a new job (counter):\n"
+"                         counter  one counter, up across jobs, never reset\n"
+"                         restart  from 0 on every new job id, clean or not\n"
+"                                  (cpuminer util.c stratum_notify, ESP-Miner\n"
+"                                  create_jobs_task): same work, same shares\n"
+"                         cgminer  the counter, back to 0 on clean_jobs=true\n"
+"                                  (cgminer 4.11 util.c parse_notify)\n"
+"  --job-delay S          stay on the old job S s after a notify, sending its\n"
+"                         shares under the old job id (slow firmware)\n"
+"  --clean-immediate      with --job-delay, take a clean_jobs=true notify at\n"
+"                         once (cpuminer and ESP-Miner do)\n"
 "  --version-rolling      mining.configure with mask ffffffff and roll\n"
+"  --min-bit-count N      version-rolling.min-bit-count to send (2, BIP 310;\n"
+"                         0 = leave out, as ESP-Miner and cgminer do)\n"
 "  --xnsub                mining.extranonce.subscribe; apply set_extranonce\n"
-"  --suggest-difficulty D send mining.suggest_difficulty D\n"
-"  --en2-endian[=le|be]   extranonce2 counter byte order (be; bare = le)\n"
+"  --ignore-set-extranonce  never apply mining.set_extranonce, even with\n"
+"                         --xnsub (without --xnsub it is always ignored,\n"
+"                         like cgminer 4.11, which has no handler)\n"
+"  --suggest-difficulty D send mining.suggest_difficulty D after subscribe,\n"
+"                         before authorize (ESP-Miner 2.0.6-2.2.2)\n"
+"  --suggest-after-authorize  send it once authorize is answered true\n"
+"                         (cgminer auth_stratum, ESP-Miner >= 2.9.0)\n"
+"  --en2-endian[=le|be]   extranonce2 counter byte order (be for counter,\n"
+"                         le for restart and cgminer; bare = le)\n"
 "  --bad-shares KIND      also submit bad shares: stale duplicate lowdiff\n"
 "                         unauth unsubscribed badhex ntime\n"
 "  --bad-every N          one bad share per N accepted good ones (1)\n"
-"  --stats FILE           JSON stats, rewritten every second and at exit\n"
+"  --stats FILE           JSON stats, rewritten every second and at exit;\n"
+"                         firmware, duplicates (code 22 answers),\n"
+"                         good_duplicates, work_restarts, delayed_shares\n"
 "  --quiet                log warnings and errors only\n"
 "  --log-level LEVEL      debug | info | warn | error\n");
 }
@@ -1364,7 +1627,8 @@ enum {
 	OPT_HOST = 256, OPT_PORT, OPT_MINERS, OPT_USER, OPT_PREFIX, OPT_PASS,
 	OPT_RATE, OPT_CPU, OPT_DURATION, OPT_DRAIN, OPT_TIMEOUT, OPT_VROLL,
 	OPT_XNSUB, OPT_SUGGEST, OPT_EN2END, OPT_BAD, OPT_BADEVERY, OPT_STATS,
-	OPT_QUIET, OPT_LOGLEVEL, OPT_HELP,
+	OPT_QUIET, OPT_LOGLEVEL, OPT_HELP, OPT_FIRMWARE, OPT_JOBDELAY,
+	OPT_CLEANNOW, OPT_MINBITS, OPT_IGNOREXN, OPT_SUGGESTAFTER,
 };
 
 static const struct option longopts[] = {
@@ -1389,6 +1653,12 @@ static const struct option longopts[] = {
 	{ "quiet",		no_argument,	   NULL, OPT_QUIET },
 	{ "log-level",		required_argument, NULL, OPT_LOGLEVEL },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
+	{ "firmware",		required_argument, NULL, OPT_FIRMWARE },
+	{ "job-delay",		required_argument, NULL, OPT_JOBDELAY },
+	{ "clean-immediate",	no_argument,	   NULL, OPT_CLEANNOW },
+	{ "min-bit-count",	required_argument, NULL, OPT_MINBITS },
+	{ "ignore-set-extranonce", no_argument,   NULL, OPT_IGNOREXN },
+	{ "suggest-after-authorize", no_argument, NULL, OPT_SUGGESTAFTER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1402,6 +1672,7 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 		{ OPT_DRAIN,		0,	3600,	&o->drain },
 		{ OPT_TIMEOUT,		0,	1e6,	&o->timeout },
 		{ OPT_SUGGEST,		1e-12,	1e15,	&o->suggest },
+		{ OPT_JOBDELAY,		0,	3600,	&o->job_delay },
 	};
 	double		 d;
 	size_t		 i;
@@ -1416,6 +1687,8 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 	o->drain = 3;
 	o->timeout = 90;
 	o->bad_every = 1;
+	o->firmware = FW_COUNTER;
+	o->min_bit_count = MIN_BIT_COUNT_DEFAULT;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if ((r = sim_real_opt(reals, sizeof(reals) / sizeof(reals[0]),
@@ -1459,6 +1732,30 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 				o->en2_le = false;
 			else
 				goto bad;
+			o->en2_le_set = true;
+			break;
+		case OPT_FIRMWARE:
+			for (i = 0; i < sizeof(firmwares) / sizeof(firmwares[0]);
+			    i++)
+				if (strcmp(optarg, firmwares[i].name) == 0)
+					break;
+			if (i == sizeof(firmwares) / sizeof(firmwares[0]))
+				goto bad;
+			o->firmware = (enum firmware)i;
+			break;
+		case OPT_CLEANNOW:
+			o->clean_immediate = true;
+			break;
+		case OPT_MINBITS:
+			if (sim_parse_whole(optarg, 0, 32, &d) == -1)
+				goto bad;
+			o->min_bit_count = (int)d;
+			break;
+		case OPT_IGNOREXN:
+			o->ignore_xn = true;
+			break;
+		case OPT_SUGGESTAFTER:
+			o->suggest_after_auth = true;
 			break;
 		case OPT_BAD:
 			for (i = 1; i < sizeof(bad_kinds) / sizeof(bad_kinds[0]);
@@ -1497,6 +1794,8 @@ parse_opts(int argc, char **argv, struct sim_opts *o)
 		usage();
 		return (-1);
 	}
+	if (!o->en2_le_set)
+		o->en2_le = firmwares[o->firmware].en2_le;
 	if (lvl != -1)
 		log_set_level((enum log_level)lvl);
 	else if (o->quiet)
@@ -1523,8 +1822,11 @@ sim_free(void)
 			bufferevent_free(m->bev);
 		m->bev = NULL;
 		job_clear(&m->job);
+		job_clear(&m->queued);
 		if (m->ev_reconnect != NULL)
 			event_free(m->ev_reconnect);
+		if (m->ev_switch != NULL)
+			event_free(m->ev_switch);
 	}
 	free(sim.miners);
 	sim.miners = NULL;
@@ -1569,7 +1871,8 @@ main(int argc, char **argv)
 		m->addrlen = sim.addrlen;
 		m->next_diff = 1;
 		if ((m->ev_reconnect = evtimer_new(sim.base, reconnect_cb,
-		    m)) == NULL)
+		    m)) == NULL ||
+		    (m->ev_switch = evtimer_new(sim.base, switch_cb, m)) == NULL)
 			goto done;
 	}
 
@@ -1581,9 +1884,11 @@ main(int argc, char **argv)
 	    sim_timer_add(sim.base, &sim.ev_stop, sim.opts.duration, false,
 	    stop_cb) == -1)
 		goto done;
-	log_info("starting", "{s:s,s:s,s:i,s:f,s:s}", "host", sim.opts.host,
-	    "port", sim.opts.port, "miners", (int)sim.opts.n_miners,
-	    "rate", sim.opts.rate, "bad", bad_kinds[sim.opts.bad].name);
+	log_info("starting", "{s:s,s:s,s:i,s:f,s:s,s:s}", "host",
+	    sim.opts.host, "port", sim.opts.port, "miners",
+	    (int)sim.opts.n_miners, "rate", sim.opts.rate, "bad",
+	    bad_kinds[sim.opts.bad].name, "firmware",
+	    firmwares[sim.opts.firmware].name);
 	for (i = 0; i < sim.opts.n_miners; i++)
 		miner_connect(&sim.miners[i]);
 
