@@ -45,7 +45,7 @@ def run_once(a, label):
     env = Env("bench-firmware-" + label)
     try:
         pool_args = ["--difficulty", str(a.difficulty), "--job-interval",
-                     str(a.job_interval)]
+                     str(a.job_interval)] + shlex.split(a.pool_args)
         _, pa = env.simpool("--name", "A", *pool_args)
         _, pb = env.simpool("--name", "B", *pool_args)
         wa, wb = a.weights.split(":")
@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--job-interval", type=float, default=30)
     ap.add_argument("--difficulty", type=float, default=0.00002)
     ap.add_argument("--miner", help="miner command line, {port} = proxy")
+    ap.add_argument("--pool-args", default="",
+                    help="more dpmp-simpool arguments, e.g. '--en2-size 4'")
     a = ap.parse_args()
     bindir = os.path.abspath(a.bin)
     runs = []

@@ -6,7 +6,8 @@ import os
 import subprocess
 import time
 
-from dpmptest import HOST, binary, free_port, wait_for, wait_port
+from dpmptest import (HOST, binary, free_port, read_json, wait_for,
+                      wait_port)
 
 
 def write_config(env, pools, mode="per_miner", extra=None, name="dpmp.json"):
@@ -162,3 +163,44 @@ def pool_accepted_diff(stats_path):
             return json.load(f)["accepted_difficulty"]
     except (OSError, ValueError, KeyError):
         return 0.0
+
+
+def miner_stats(proc, timeout):
+    """A simminer's final stats, once it has run its --duration."""
+    proc.wait(timeout=timeout)
+    return read_json(proc.stats, timeout=5)
+
+
+def pool_stats(proc):
+    """Final stats: the pool writes them once more when it exits."""
+    if proc.alive():
+        proc.stop()
+    return read_json(proc.stats, timeout=5)
+
+
+def flip(dp, seconds, pools="A,B", interval=1):
+    """Move every miner of dp between pools every interval seconds."""
+    return subprocess.Popen(
+        [binary("dpmp-ipctool"), "-e", dp.url, "flip", pools,
+         str(interval), str(seconds)],
+        stdout=subprocess.PIPE, text=True)
+
+
+def check_clean_run(m, pools, dp=None, min_switches=0):
+    """Zero rejects anywhere, zero disconnects, pools accepted == miner
+    accepted (count and difficulty)."""
+    assert m["rejected_total"] == 0, "miner rejects: %s" % m["rejected"]
+    assert m["disconnects"] == 0, "miner disconnects: %d" % m["disconnects"]
+    assert m["unanswered"] == 0, "unanswered shares: %d" % m["unanswered"]
+    acc = sum(p["accepted"] for p in pools)
+    diff = sum(p["accepted_difficulty"] for p in pools)
+    for p in pools:
+        assert sum(p["rejected"].values()) == 0, "pool rejects: %s" % p
+    assert m["accepted"] > 0, "no shares at all"
+    assert acc == m["accepted"], "pools accepted %d, miners %d" % (
+        acc, m["accepted"])
+    assert abs(diff - m["accepted_difficulty"]) < 1e-9 * max(1, diff), \
+        "difficulty: pools %r miners %r" % (diff, m["accepted_difficulty"])
+    if dp is not None and min_switches:
+        sw = dp.counter_sum("dpmp_pool_switches_total")
+        assert sw >= min_switches, "only %d switches" % sw

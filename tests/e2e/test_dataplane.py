@@ -12,53 +12,18 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dpmptest import Runner, StratumClient, read_json, wait_for  # noqa: E402
-from dpenv import Dataplane, rss_kb, wait_exit  # noqa: E402
+from dpenv import (Dataplane, check_clean_run, flip,  # noqa: E402
+                   miner_stats, pool_stats, rss_kb, wait_exit)
+
+
+def stats(proc):
+    return miner_stats(proc, SWITCH_S + 60)
 
 SWITCH_S = float(os.environ.get("DPMP_SWITCH_SECONDS", "60"))
 # difficulties small enough for a CPU miner to find several shares a second
 DA, DB = "0.00002", "0.00003"
 
 t = Runner("dataplane")
-
-
-def stats(proc):
-    proc.wait(timeout=SWITCH_S + 60)
-    return read_json(proc.stats, timeout=5)
-
-
-def pool_stats(proc):
-    """Final stats: the pool writes them once more when it exits."""
-    if proc.alive():
-        proc.stop()
-    return read_json(proc.stats, timeout=5)
-
-
-def flip(dp, seconds, pools="A,B", interval=1):
-    return subprocess.Popen(
-        [os.path.join(os.environ.get("DPMP_BIN", "build/bin"),
-                      "dpmp-ipctool"), "-e", dp.url, "flip", pools,
-         str(interval), str(seconds)],
-        stdout=subprocess.PIPE, text=True)
-
-
-def check_clean_run(m, pools, dp=None, min_switches=0):
-    """Zero rejects anywhere, zero disconnects, pools accepted == miner
-    accepted (count and difficulty)."""
-    assert m["rejected_total"] == 0, "miner rejects: %s" % m["rejected"]
-    assert m["disconnects"] == 0, "miner disconnects: %d" % m["disconnects"]
-    assert m["unanswered"] == 0, "unanswered shares: %d" % m["unanswered"]
-    acc = sum(p["accepted"] for p in pools)
-    diff = sum(p["accepted_difficulty"] for p in pools)
-    for p in pools:
-        assert sum(p["rejected"].values()) == 0, "pool rejects: %s" % p
-    assert m["accepted"] > 0, "no shares at all"
-    assert acc == m["accepted"], "pools accepted %d, miners %d" % (
-        acc, m["accepted"])
-    assert abs(diff - m["accepted_difficulty"]) < 1e-9 * max(1, diff), \
-        "difficulty: pools %r miners %r" % (diff, m["accepted_difficulty"])
-    if dp is not None and min_switches:
-        sw = dp.counter_sum("dpmp_pool_switches_total")
-        assert sw >= min_switches, "only %d switches" % sw
 
 
 @t.check("colliding job ids, switch every second, no xnsub")
