@@ -497,15 +497,23 @@ pin_of(const Dpmp__StatusReply *st, const char *worker)
 	return NULL;
 }
 
+/* A miner's shares over every pool; rejects as the dataplane splits
+ * them (refused here vs by the pool) and their total. */
+struct work_sum {
+	uint64_t	 acc, rej, rej_local, rej_pool;
+};
+
 static void
-miner_work(const Dpmp__MinerState *m, uint64_t *acc, uint64_t *rej)
+miner_work(const Dpmp__MinerState *m, struct work_sum *ws)
 {
 	size_t	 i;
 
-	*acc = *rej = 0;
+	memset(ws, 0, sizeof(*ws));
 	for (i = 0; i < m->n_work; i++) {
-		*acc += m->work[i]->accepted;
-		*rej += m->work[i]->rejected;
+		ws->acc += m->work[i]->accepted;
+		ws->rej += m->work[i]->rejected;
+		ws->rej_local += m->work[i]->rejected_local;
+		ws->rej_pool += m->work[i]->rejected_pool;
 	}
 }
 
@@ -520,12 +528,30 @@ pool_state(const Dpmp__PoolStatus *p)
 /* ---- status / pools / miners --------------------------------------- */
 
 static json_t *
+rejects_json(const Dpmp__PoolStatus *p)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < p->n_rejected_by_reason; i++) {
+		const Dpmp__RejectCount *rc = p->rejected_by_reason[i];
+
+		json_array_append_new(a, json_pack("{s:o,s:o,s:I}",
+		    "where", jstr(rc->where), "reason", jstr(rc->reason),
+		    "count", (json_int_t)rc->count));
+	}
+	return a;
+}
+
+static json_t *
 pool_json(const Dpmp__PoolStatus *p)
 {
 	const Dpmp__PoolState	*ps = pool_state(p);
 
 	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:b,s:b,s:o,s:i,s:i,s:o,"
-	    "s:o,s:o,s:o,s:I,s:I,s:o}",
+	    "s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:o,s:o}",
 	    "key", jstr(ps->key), "name", jstr(ps->name),
 	    "host", jstr(ps->host), "port", (int)ps->port,
 	    "chain", jstr(ps->chain), "up", ps->up, "enabled", ps->enabled,
@@ -537,6 +563,9 @@ pool_json(const Dpmp__PoolStatus *p)
 	    "total_share", jnum(p->total_share),
 	    "accepted", (json_int_t)p->accepted,
 	    "rejected", (json_int_t)p->rejected,
+	    "rejected_local", (json_int_t)p->rejected_local,
+	    "rejected_pool", (json_int_t)p->rejected_pool,
+	    "rejected_by_reason", rejects_json(p),
 	    "accepted_difficulty", jnum(p->accepted_difficulty));
 }
 
@@ -546,27 +575,32 @@ miner_json(const Dpmp__StatusReply *st, const Dpmp__MinerState *m,
 {
 	json_t		*work;
 	const char	*pin = pin_of(st, m->worker);
-	uint64_t	 acc, rej;
+	struct work_sum	 ws;
 	size_t		 i;
 
-	miner_work(m, &acc, &rej);
+	miner_work(m, &ws);
 	if ((work = json_object()) == NULL)
 		return NULL;
 	for (i = 0; i < m->n_work; i++) {
 		const Dpmp__PoolWork *w = m->work[i];
 
-		json_object_set_new(work, w->pool, json_pack("{s:I,s:I,s:o}",
+		json_object_set_new(work, w->pool, json_pack(
+		    "{s:I,s:I,s:I,s:I,s:o}",
 		    "accepted", (json_int_t)w->accepted,
 		    "rejected", (json_int_t)w->rejected,
+		    "rejected_local", (json_int_t)w->rejected_local,
+		    "rejected_pool", (json_int_t)w->rejected_pool,
 		    "accepted_difficulty", jnum(w->accepted_difficulty)));
 	}
-	return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:o,"
-	    "s:o}",
+	return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,"
+	    "s:b,s:o,s:o}",
 	    "id", (json_int_t)m->id, "worker", jstr(m->worker),
 	    "address", jstr(m->address), "pool", jstr(m->pool),
 	    "pinned", pin != NULL ? jstr(pin) : json_null(),
 	    "difficulty", jnum(m->difficulty), "hashrate", jnum(m->hashrate),
-	    "accepted", (json_int_t)acc, "rejected", (json_int_t)rej,
+	    "accepted", (json_int_t)ws.acc, "rejected", (json_int_t)ws.rej,
+	    "rejected_local", (json_int_t)ws.rej_local,
+	    "rejected_pool", (json_int_t)ws.rej_pool,
 	    "connected_s", (json_int_t)(m->connected_ms != 0 &&
 	    now > m->connected_ms ? (now - m->connected_ms) / 1000 : 0),
 	    "connected", m->connected, "user_agent", jstr(m->user_agent),
@@ -622,23 +656,24 @@ print_pools(const Dpmp__StatusReply *st, bool shares)
 	char		 name[CELL_MAX * 4 + 8], key[CONFIG_KEY_MAX * 4 + 8];
 	char		 host[CELL_MAX * 4 + 16], chain[CONFIG_KEY_MAX * 4 + 8];
 	char		 miners[16], weight[32], target[16], actual[16];
-	char		 total[16], acc[24], rej[24], diff[32];
+	char		 total[16], acc[24], rloc[24], rpool[24], diff[32];
 	char		 window[32];
-	uint64_t	 tacc = 0, trej = 0, tminers = 0;
+	uint64_t	 tacc = 0, trloc = 0, trpool = 0, tminers = 0;
 	double		 tweight = 0;
 	size_t		 i;
 	int		 rv = 0;
 
 	snprintf(window, sizeof(window), st->window_s ? "WINDOW %us" :
 	    "WINDOW", (unsigned)st->window_s);
+	/* rejects DPMP answered itself apart from those the pool refused */
 	if (shares)
-		table_init(&t, "lllrrrrrrr", "POOL", "NAME", "STATE", "MINERS",
+		table_init(&t, "lllrrrrrrrr", "POOL", "NAME", "STATE", "MINERS",
 		    "WEIGHT", "TARGET", window, "TOTAL", "ACCEPTED",
-		    "REJECTED");
+		    "REJ(local)", "REJ(pool)");
 	else
-		table_init(&t, "llllrrrrrr", "POOL", "NAME", "HOST", "CHAIN",
+		table_init(&t, "llllrrrrrrr", "POOL", "NAME", "HOST", "CHAIN",
 		    "STATE", "MINERS", "WEIGHT", "DIFFICULTY", "ACCEPTED",
-		    "REJECTED");
+		    "REJ(local)", "REJ(pool)");
 	for (i = 0; i < st->n_pools; i++) {
 		const Dpmp__PoolStatus	*p = st->pools[i];
 		const Dpmp__PoolState	*ps = pool_state(p);
@@ -661,32 +696,36 @@ print_pools(const Dpmp__StatusReply *st, bool shares)
 		fmt_num(diff, sizeof(diff), ps->difficulty);
 		snprintf(acc, sizeof(acc), "%llu",
 		    (unsigned long long)p->accepted);
-		snprintf(rej, sizeof(rej), "%llu",
-		    (unsigned long long)p->rejected);
+		snprintf(rloc, sizeof(rloc), "%llu",
+		    (unsigned long long)p->rejected_local);
+		snprintf(rpool, sizeof(rpool), "%llu",
+		    (unsigned long long)p->rejected_pool);
 		tacc += p->accepted;
-		trej += p->rejected;
+		trloc += p->rejected_local;
+		trpool += p->rejected_pool;
 		tminers += ps->miners_assigned;
 		if (isfinite(p->weight))
 			tweight += p->weight;
 		if (shares)
 			rv = table_add(&t, key, name, state, miners, weight,
-			    target, actual, total, acc, rej);
+			    target, actual, total, acc, rloc, rpool);
 		else
 			rv = table_add(&t, key, name, host, chain, state,
-			    miners, weight, diff, acc, rej);
+			    miners, weight, diff, acc, rloc, rpool);
 		if (rv == -1)
 			goto err;
 	}
 	snprintf(miners, sizeof(miners), "%llu", (unsigned long long)tminers);
 	fmt_num(weight, sizeof(weight), tweight);
 	snprintf(acc, sizeof(acc), "%llu", (unsigned long long)tacc);
-	snprintf(rej, sizeof(rej), "%llu", (unsigned long long)trej);
+	snprintf(rloc, sizeof(rloc), "%llu", (unsigned long long)trloc);
+	snprintf(rpool, sizeof(rpool), "%llu", (unsigned long long)trpool);
 	if (shares)
 		rv = table_add(&t, "total", "", "", miners, weight, "", "", "",
-		    acc, rej);
+		    acc, rloc, rpool);
 	else
 		rv = table_add(&t, "total", "", "", "", "", miners, weight, "",
-		    acc, rej);
+		    acc, rloc, rpool);
 	if (rv == -1)
 		goto err;
 	table_print(&t);
@@ -704,7 +743,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	Dpmp__StatusReply	*st = NULL;
 	char			 up[32], dpup[32], w[CELL_MAX * 4 + 8];
 	char			 p[CONFIG_KEY_MAX * 4 + 8];
-	uint64_t		 tacc = 0, trej = 0;
+	uint64_t		 tacc = 0, trej = 0, trloc = 0, trpool = 0;
 	double			 hashrate = 0, tdiff = 0;
 	size_t			 i;
 	int			 rv;
@@ -716,6 +755,8 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	for (i = 0; i < st->n_pools; i++) {
 		tacc += st->pools[i]->accepted;
 		trej += st->pools[i]->rejected;
+		trloc += st->pools[i]->rejected_local;
+		trpool += st->pools[i]->rejected_pool;
 		if (isfinite(st->pools[i]->accepted_difficulty))
 			tdiff += st->pools[i]->accepted_difficulty;
 	}
@@ -725,7 +766,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl->json) {
 		rv = json_print(json_pack("{s:o,s:I,s:b,s:I,s:I,s:i,s:o,s:{s:i,"
-		    "s:I,s:I,s:o,s:o},s:o}",
+		    "s:I,s:I,s:I,s:I,s:o,s:o},s:o}",
 		    "version", jstr(st->version),
 		    "uptime_s", (json_int_t)st->uptime_s,
 		    "dataplane_connected", st->dataplane_connected,
@@ -735,6 +776,8 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		    "pools", pools_json(st),
 		    "totals", "miners", (int)st->n_miners,
 		    "accepted", (json_int_t)tacc, "rejected", (json_int_t)trej,
+		    "rejected_local", (json_int_t)trloc,
+		    "rejected_pool", (json_int_t)trpool,
 		    "hashrate", jnum(hashrate),
 		    "accepted_difficulty", jnum(tdiff),
 		    "pins", pins_json(st)));
@@ -793,8 +836,9 @@ cmd_miners(struct ctl *ctl, int argc, char **argv)
 	char			 worker[CELL_MAX * 4 + 32];
 	char			 addr[CELL_MAX * 4 + 8], pool[CELL_MAX * 4];
 	char			 p[CONFIG_KEY_MAX * 4 + 8], diff[32], hr[32];
-	char			 acc[24], rej[24], since[32];
-	uint64_t		 now, a, r;
+	char			 acc[24], rloc[24], rpool[24], since[32];
+	struct work_sum		 ws;
+	uint64_t		 now;
 	size_t			 i;
 	int			 rv;
 
@@ -809,8 +853,8 @@ cmd_miners(struct ctl *ctl, int argc, char **argv)
 	}
 
 	now = status_now_ms(st);
-	table_init(&t, "lllrrrrr", "WORKER", "ADDRESS", "POOL", "DIFFICULTY",
-	    "HASHRATE", "ACCEPTED", "REJECTED", "SINCE");
+	table_init(&t, "lllrrrrrr", "WORKER", "ADDRESS", "POOL", "DIFFICULTY",
+	    "HASHRATE", "ACCEPTED", "REJ(local)", "REJ(pool)", "SINCE");
 	for (i = 0; i < st->n_miners; i++) {
 		const Dpmp__MinerState	*m = st->miners[i];
 		const char		*pin = pin_of(st, m->worker);
@@ -829,16 +873,19 @@ cmd_miners(struct ctl *ctl, int argc, char **argv)
 		    pin != NULL ? " (pinned)" : "");
 		fmt_num(diff, sizeof(diff), m->difficulty);
 		fmt_hashrate(hr, sizeof(hr), m->hashrate);
-		miner_work(m, &a, &r);
-		snprintf(acc, sizeof(acc), "%llu", (unsigned long long)a);
-		snprintf(rej, sizeof(rej), "%llu", (unsigned long long)r);
+		miner_work(m, &ws);
+		snprintf(acc, sizeof(acc), "%llu", (unsigned long long)ws.acc);
+		snprintf(rloc, sizeof(rloc), "%llu",
+		    (unsigned long long)ws.rej_local);
+		snprintf(rpool, sizeof(rpool), "%llu",
+		    (unsigned long long)ws.rej_pool);
 		if (m->connected_ms != 0 && now >= m->connected_ms)
 			fmt_duration(since, sizeof(since),
 			    (now - m->connected_ms) / 1000);
 		else
 			snprintf(since, sizeof(since), "-");
-		if (table_add(&t, worker, addr, pool, diff, hr, acc, rej,
-		    since) == -1) {
+		if (table_add(&t, worker, addr, pool, diff, hr, acc, rloc,
+		    rpool, since) == -1) {
 			table_free(&t);
 			rv = fail(EXIT_ERROR, "out of memory");
 			goto out;

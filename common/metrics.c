@@ -27,7 +27,8 @@ static const struct metric_family families[] = {
 	{ M_SHARES_SUBMITTED, METRIC_COUNTER, "Shares forwarded to the pool" },
 	{ M_SHARES_ACCEPTED, METRIC_COUNTER, "Shares the pool accepted" },
 	{ M_SHARES_REJECTED, METRIC_COUNTER,
-	  "Shares rejected, by the pool or locally, by reason" },
+	  "Shares rejected by reason; where=local: by DPMP before the pool, "
+	  "where=pool: by the pool or unanswered" },
 	{ M_ACCEPTED_DIFF, METRIC_COUNTER,
 	  "Sum of the job difficulty of accepted shares" },
 	{ M_POOL_SWITCHES, METRIC_COUNTER, "Miner moves between pools" },

@@ -1216,27 +1216,52 @@ cp_scheduler_json(const struct cp *cp)
 	    "switches", (json_int_t)sched_switches(cp->sched));
 }
 
-/* Sum of a dataplane counter over the samples labelled pool=key. */
+/* The value of m's label name, or NULL when it has none. */
+static const char *
+metric_label(const Dpmp__Metric *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_labels; i++)
+		if (m->labels[i]->name != NULL &&
+		    strcmp(m->labels[i]->name, name) == 0)
+			return m->labels[i]->value != NULL ?
+			    m->labels[i]->value : "";
+	return NULL;
+}
+
+/* A counter's value as a count; what no counter can hold reads 0. */
+static uint64_t
+as_count(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v < 0x1p64 ? (uint64_t)v : UINT64_MAX;
+}
+
+/* Sum of a dataplane counter over the samples labelled pool=key and,
+ * unless where is NULL, where=where (dpmp_shares_rejected_total). */
 static double
 counter_sum(const Dpmp__Counters *c, const char *name, const char *key,
-    bool *found)
+    const char *where, bool *found)
 {
 	const Dpmp__Metric	*m;
+	const char		*v;
 	double			 sum = 0;
-	size_t			 i, j;
+	size_t			 i;
 
 	for (i = 0; c != NULL && i < c->n_metrics; i++) {
 		m = c->metrics[i];
-		if (strcmp(m->name, name) != 0)
+		if (m->name == NULL || strcmp(m->name, name) != 0)
 			continue;
-		for (j = 0; j < m->n_labels; j++) {
-			if (strcmp(m->labels[j]->name, "pool") == 0 &&
-			    strcmp(m->labels[j]->value, key) == 0) {
-				sum += m->value;
-				*found = true;
-				break;
-			}
-		}
+		if ((v = metric_label(m, "pool")) == NULL ||
+		    strcmp(v, key) != 0)
+			continue;
+		if (where != NULL && ((v = metric_label(m, "where")) == NULL ||
+		    strcmp(v, where) != 0))
+			continue;
+		sum += m->value;
+		*found = true;
 	}
 	return sum;
 }
@@ -1256,32 +1281,76 @@ static void
 pool_work(const struct cp *cp, const char *key, Dpmp__PoolStatus *ps)
 {
 	const Dpmp__MinerState	*ms;
+	const Dpmp__PoolWork	*w;
 	bool			 fa = false, fr = false, fd = false;
-	double			 acc, rej, diff;
+	bool			 fl = false, fp = false;
+	double			 acc, rej, diff, rloc, rpool;
 	double			 macc = 0, mrej = 0, mdiff = 0;
+	double			 mrloc = 0, mrpool = 0;
 	size_t			 i, j;
 
 	/* the dataplane's counters include miners long gone; the miners'
 	 * own work stands in for a counter it did not send */
-	acc = counter_sum(cp->counters, M_SHARES_ACCEPTED, key, &fa);
-	rej = counter_sum(cp->counters, M_SHARES_REJECTED, key, &fr);
-	diff = counter_sum(cp->counters, M_ACCEPTED_DIFF, key, &fd);
+	acc = counter_sum(cp->counters, M_SHARES_ACCEPTED, key, NULL, &fa);
+	rej = counter_sum(cp->counters, M_SHARES_REJECTED, key, NULL, &fr);
+	rloc = counter_sum(cp->counters, M_SHARES_REJECTED, key, "local",
+	    &fl);
+	rpool = counter_sum(cp->counters, M_SHARES_REJECTED, key, "pool",
+	    &fp);
+	diff = counter_sum(cp->counters, M_ACCEPTED_DIFF, key, NULL, &fd);
 	for (i = 0; cp->state != NULL && i < cp->state->n_miners; i++) {
 		ms = cp->state->miners[i];
 		for (j = 0; j < ms->n_work; j++) {
-			if (strcmp(ms->work[j]->pool, key) != 0)
+			w = ms->work[j];
+			if (strcmp(w->pool, key) != 0)
 				continue;
-			macc += (double)ms->work[j]->accepted;
-			mrej += (double)ms->work[j]->rejected;
-			mdiff += ms->work[j]->accepted_difficulty;
+			macc += (double)w->accepted;
+			mrej += (double)w->rejected;
+			mrloc += (double)w->rejected_local;
+			mrpool += (double)w->rejected_pool;
+			mdiff += w->accepted_difficulty;
 		}
 	}
-	acc = fa ? acc : macc;
-	rej = fr ? rej : mrej;
-	diff = fd ? diff : mdiff;
-	ps->accepted = acc > 0 ? (uint64_t)acc : 0;
-	ps->rejected = rej > 0 ? (uint64_t)rej : 0;
-	ps->accepted_difficulty = diff;
+	ps->accepted = as_count(fa ? acc : macc);
+	ps->rejected = as_count(fr ? rej : mrej);
+	/* a dataplane without the where label leaves both at 0 */
+	ps->rejected_local = as_count(fl || fp ? rloc : mrloc);
+	ps->rejected_pool = as_count(fl || fp ? rpool : mrpool);
+	ps->accepted_difficulty = fd ? diff : mdiff;
+}
+
+/* The pool's non-zero reject counters by where and reason, borrowed from
+ * cp->counters into st's arrays (sized for every sample there). */
+static void
+pool_rejects(const struct cp *cp, const char *key, Dpmp__PoolStatus *ps,
+    struct cp_status *st)
+{
+	const Dpmp__Counters	*c = cp->counters;
+	const Dpmp__Metric	*m;
+	Dpmp__RejectCount	*rc;
+	const char		*v;
+	size_t			 i;
+
+	ps->rejected_by_reason = st->reject_ptrs + st->n_rejects;
+	for (i = 0; c != NULL && i < c->n_metrics; i++) {
+		m = c->metrics[i];
+		if (st->n_rejects >= st->cap_rejects)
+			break;
+		if (m->name == NULL || strcmp(m->name, M_SHARES_REJECTED) != 0 ||
+		    as_count(m->value) == 0)
+			continue;
+		if ((v = metric_label(m, "pool")) == NULL || strcmp(v, key) != 0)
+			continue;
+		rc = &st->rejects[st->n_rejects];
+		dpmp__reject_count__init(rc);
+		v = metric_label(m, "where");
+		rc->where = (char *)(v != NULL ? v : "");
+		v = metric_label(m, "reason");
+		rc->reason = (char *)(v != NULL ? v : "");
+		rc->count = as_count(m->value);
+		st->reject_ptrs[st->n_rejects++] = rc;
+		ps->n_rejected_by_reason++;
+	}
 }
 
 int
@@ -1303,9 +1372,15 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 	st->cfg_states = calloc(np ? np : 1, sizeof(*st->cfg_states));
 	st->pins = calloc(npins ? npins : 1, sizeof(*st->pins));
 	st->pin_ptrs = calloc(npins ? npins : 1, sizeof(*st->pin_ptrs));
+	st->cap_rejects = cp->counters != NULL ? cp->counters->n_metrics : 0;
+	st->rejects = calloc(st->cap_rejects ? st->cap_rejects : 1,
+	    sizeof(*st->rejects));
+	st->reject_ptrs = calloc(st->cap_rejects ? st->cap_rejects : 1,
+	    sizeof(*st->reject_ptrs));
 	if (st->pools == NULL || st->pool_ptrs == NULL ||
 	    st->cfg_states == NULL || st->pins == NULL ||
-	    st->pin_ptrs == NULL) {
+	    st->pin_ptrs == NULL || st->rejects == NULL ||
+	    st->reject_ptrs == NULL) {
 		cp_status_release(st);
 		return -1;
 	}
@@ -1334,6 +1409,7 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 		    (int)i, now);
 		st->pools[i].total_share = sched_total_share(cp->sched, (int)i);
 		pool_work(cp, cfgp->key, &st->pools[i]);
+		pool_rejects(cp, cfgp->key, &st->pools[i], st);
 		st->pool_ptrs[i] = &st->pools[i];
 	}
 	i = 0;
@@ -1374,6 +1450,8 @@ cp_status_release(struct cp_status *st)
 	free(st->cfg_states);
 	free(st->pins);
 	free(st->pin_ptrs);
+	free(st->rejects);
+	free(st->reject_ptrs);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -50,6 +50,9 @@ struct cp_status {
 	Dpmp__PoolState		 *cfg_states;
 	Dpmp__Pin		 *pins;
 	Dpmp__Pin		**pin_ptrs;
+	Dpmp__RejectCount	 *rejects;	/* every pool's, in turn */
+	Dpmp__RejectCount	**reject_ptrs;
+	size_t			  n_rejects, cap_rejects;
 };
 
 /* Apply a state overlay to cfg: config_apply_overlay for weights, pools

@@ -60,6 +60,16 @@ enum reject_reason {
 	REJ__COUNT
 };
 
+/* Who refused a share: DPMP itself, before it left (validation, no
+ * session, too many in flight), or the pool (its answer, or no answer:
+ * pool_timeout, pool_lost).  Counted apart so an operator can tell a
+ * miner or proxy problem from a pool problem. */
+enum reject_where {
+	REJ_WHERE_LOCAL = 0,
+	REJ_WHERE_POOL,
+	REJ_WHERE__COUNT
+};
+
 enum switch_reason {
 	SW_SCHEDULE = 0,
 	SW_PIN,
@@ -94,7 +104,7 @@ struct pool_counters {
 	uint64_t	submitted;
 	uint64_t	accepted;
 	double		accepted_diff;
-	uint64_t	rejected[REJ__COUNT];
+	uint64_t	rejected[REJ_WHERE__COUNT][REJ__COUNT];
 	uint64_t	block_candidates;
 	uint64_t	lat_buckets[LATENCY_BUCKETS];
 	uint64_t	lat_count;
@@ -107,7 +117,8 @@ struct counters {
 	uint64_t	fallbacks[FB__COUNT];
 	uint64_t	msgs_miner_in, msgs_miner_out;
 	uint64_t	msgs_pool_in, msgs_pool_out;
-	uint64_t	rejected_nopool[REJ__COUNT];	/* unknown job etc. */
+	/* unknown job etc.: no pool, so always local */
+	uint64_t	rejected_nopool[REJ__COUNT];
 };
 
 /* ---- jobs ----------------------------------------------------------- */
@@ -318,7 +329,7 @@ struct miner {
 	uint64_t	 ghost_until_ms;
 	/* per-pool work, for the scheduler and hashrate */
 	uint64_t	 accepted[DP_MAX_POOLS];
-	uint64_t	 rejected[DP_MAX_POOLS];
+	uint64_t	 rejected[DP_MAX_POOLS][REJ_WHERE__COUNT];
 	double		 accepted_diff[DP_MAX_POOLS];
 	double		 rate_diff;		/* EWMA of accepted diff / s */
 	double		 rate_acc;		/* accepted diff since rate_ms */
@@ -406,9 +417,13 @@ int	 dp_newcomer_pool(struct dp *dp);
 void	 dp_size_extranonce(struct dp *dp);
 /* A pool went down or came up: move miners as needed. */
 void	 dp_failover(struct dp *dp, struct pool *p);
-void	 dp_count_reject(struct dp *dp, struct pool *p, int code);
+/* The one place a rejected share is counted: per pool (pool "none" when
+ * p is NULL; local only) and per miner (m may be NULL: gone). */
+void	 dp_count_reject(struct dp *dp, struct miner *m, struct pool *p,
+	    enum reject_where where, enum reject_reason rej);
 void	 dp_count_limit(struct dp *dp, enum limit_kind k, const char *what);
 const char *reject_reason_str(enum reject_reason r);
+const char *reject_where_str(enum reject_where w);
 const char *switch_reason_str(enum switch_reason r);
 enum switch_reason switch_reason_parse(const char *s);
 const char *limit_kind_str(enum limit_kind k);
@@ -424,6 +439,10 @@ void	 dp_event(struct dp *dp, const char *type, const struct miner *m,
  * per share cost the share path more than validating it). */
 void	 dp_share_event(struct dp *dp, struct miner *m, int pool,
 	    double difficulty);
+/* A rejected share, with where it was refused (share_result event). */
+void	 dp_reject_event(struct dp *dp, const struct miner *m,
+	    const char *pool, enum reject_where where,
+	    enum reject_reason rej, double difficulty);
 /* Publish every batched share now (before an event that must follow
  * them, a miner's end, shutdown). */
 void	 dp_events_flush(struct dp *dp);

@@ -40,6 +40,9 @@ static const char *reject_names[REJ__COUNT] = {
 	"other", "stale", "duplicate", "low_difficulty", "unauthorized",
 	"not_subscribed", "pool_timeout", "pool_lost",
 };
+static const char *where_names[REJ_WHERE__COUNT] = {
+	"local", "pool",
+};
 static const char *switch_names[SW__COUNT] = {
 	"schedule", "pin", "weights_changed", "failover", "other",
 };
@@ -53,6 +56,8 @@ static const char *fallback_names[FB__COUNT] = {
 
 const char *reject_reason_str(enum reject_reason r)
 { return r < REJ__COUNT ? reject_names[r] : "other"; }
+const char *reject_where_str(enum reject_where w)
+{ return w < REJ_WHERE__COUNT ? where_names[w] : "local"; }
 const char *switch_reason_str(enum switch_reason r)
 { return r < SW__COUNT ? switch_names[r] : "other"; }
 const char *limit_kind_str(enum limit_kind k)
@@ -85,12 +90,21 @@ reject_from_code(int code)
 }
 
 void
-dp_count_reject(struct dp *dp, struct pool *p, int code)
+dp_count_reject(struct dp *dp, struct miner *m, struct pool *p,
+    enum reject_where where, enum reject_reason rej)
 {
-	if (p)
-		p->c.rejected[reject_from_code(code)]++;
-	else
-		dp->c.rejected_nopool[reject_from_code(code)]++;
+	if (rej >= REJ__COUNT)
+		rej = REJ_OTHER;
+	if (where >= REJ_WHERE__COUNT)
+		where = REJ_WHERE_LOCAL;
+	/* a share the pool refused was sent to one, so it has a pool */
+	if (p == NULL) {
+		dp->c.rejected_nopool[rej]++;
+		return;
+	}
+	p->c.rejected[where][rej]++;
+	if (m != NULL)
+		m->rejected[p->idx][where]++;
 }
 
 void

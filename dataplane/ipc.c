@@ -113,7 +113,9 @@ miner_state(struct dp *dp, struct miner *m, uint64_t now)
 			break;
 		w->pool = astr(dp->pools[i].cfg.key);
 		w->accepted = m->accepted[i];
-		w->rejected = m->rejected[i];
+		w->rejected_local = m->rejected[i][REJ_WHERE_LOCAL];
+		w->rejected_pool = m->rejected[i][REJ_WHERE_POOL];
+		w->rejected = w->rejected_local + w->rejected_pool;
 		w->accepted_difficulty = m->accepted_diff[i];
 		ms->work[ms->n_work++] = w;
 	}
@@ -378,6 +380,21 @@ struct mlist {
 };
 
 static void
+mlabel(Dpmp__Metric *m, const char *name, const char *value)
+{
+	Dpmp__Label *a;
+
+	if (m == NULL || m->labels == NULL || name == NULL ||
+	    (a = ANEW(label)) == NULL)
+		return;
+	a->name = (char *)name;
+	a->value = astr(value);
+	m->labels[m->n_labels++] = a;
+}
+
+/* A sample with up to two labels; the caller may add one more with
+ * mlabel on what it returns (NULL when out of memory). */
+static Dpmp__Metric *
 madd(struct mlist *l, const char *name, double value, const char *l1,
     const char *v1, const char *l2, const char *v2)
 {
@@ -388,36 +405,43 @@ madd(struct mlist *l, const char *name, double value, const char *l1,
 		Dpmp__Metric **nv = aalloc(ncap * sizeof(*nv));
 
 		if (nv == NULL)
-			return;
+			return NULL;
 		if (l->n)
 			memcpy(nv, l->v, l->n * sizeof(*nv));
 		l->v = nv;
 		l->cap = ncap;
 	}
 	if ((m = ANEW(metric)) == NULL)
-		return;
+		return NULL;
 	m->name = (char *)name;
 	m->value = value;
-	m->labels = aalloc(2 * sizeof(*m->labels));
-	if (m->labels && l1) {
-		Dpmp__Label *a = ANEW(label);
-
-		if (a) {
-			a->name = (char *)l1;
-			a->value = astr(v1);
-			m->labels[m->n_labels++] = a;
-		}
-	}
-	if (m->labels && l2) {
-		Dpmp__Label *b = ANEW(label);
-
-		if (b) {
-			b->name = (char *)l2;
-			b->value = astr(v2);
-			m->labels[m->n_labels++] = b;
-		}
-	}
+	m->labels = aalloc(3 * sizeof(*m->labels));
+	mlabel(m, l1, v1);
+	mlabel(m, l2, v2);
 	l->v[l->n++] = m;
+	return m;
+}
+
+/* pool_timeout and pool_lost are the pool's failures by definition: a
+ * local series of them would always read 0. */
+static bool
+reject_possible(enum reject_where w, enum reject_reason r)
+{
+	return w == REJ_WHERE_POOL ||
+	    (r != REJ_POOL_TIMEOUT && r != REJ_POOL_LOST);
+}
+
+static void
+madd_rejects(struct mlist *l, const char *pool,
+    const uint64_t *counts, enum reject_where w)
+{
+	size_t r;
+
+	for (r = 0; r < REJ__COUNT; r++)
+		if (reject_possible(w, r))
+			mlabel(madd(l, M_SHARES_REJECTED, (double)counts[r],
+			    "pool", pool, "reason", reject_reason_str(r)),
+			    "where", reject_where_str(w));
 }
 
 static int
@@ -450,9 +474,8 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		    NULL, NULL);
 		madd(&l, M_ACCEPTED_DIFF, p->c.accepted_diff, "pool", k, NULL,
 		    NULL);
-		for (r = 0; r < REJ__COUNT; r++)
-			madd(&l, M_SHARES_REJECTED, (double)p->c.rejected[r],
-			    "pool", k, "reason", reject_reason_str(r));
+		for (r = 0; r < REJ_WHERE__COUNT; r++)
+			madd_rejects(&l, k, p->c.rejected[r], r);
 		madd(&l, M_BLOCK_CANDIDATES, (double)p->c.block_candidates,
 		    "pool", k, NULL, NULL);
 		if (c->histograms == NULL ||
@@ -479,9 +502,7 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		h->count = p->c.lat_count;
 		c->histograms[c->n_histograms++] = h;
 	}
-	for (r = 0; r < REJ__COUNT; r++)
-		madd(&l, M_SHARES_REJECTED, (double)dp->c.rejected_nopool[r],
-		    "pool", "none", "reason", reject_reason_str(r));
+	madd_rejects(&l, "none", dp->c.rejected_nopool, REJ_WHERE_LOCAL);
 	for (r = 0; r < SW__COUNT; r++)
 		madd(&l, M_POOL_SWITCHES, (double)dp->c.switches[r], "reason",
 		    switch_reason_str(r), NULL, NULL);
@@ -528,7 +549,8 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 static void
 publish(struct dp *dp, const char *type, const struct miner *m,
     const char *pool, const char *from, const char *result,
-    const char *reason, double difficulty, uint64_t ts_ms, uint32_t count)
+    const char *reason, const char *where, double difficulty,
+    uint64_t ts_ms, uint32_t count)
 {
 	Dpmp__Event ev = DPMP__EVENT__INIT;
 
@@ -543,6 +565,7 @@ publish(struct dp *dp, const char *type, const struct miner *m,
 	ev.from_pool = (char *)(from ? from : "");
 	ev.result = (char *)(result ? result : "");
 	ev.reason = (char *)(reason ? reason : "");
+	ev.where = (char *)(where ? where : "");
 	ev.difficulty = difficulty;
 	rpc_pub_send(dp->pub, &ev);
 }
@@ -552,7 +575,16 @@ dp_event(struct dp *dp, const char *type, const struct miner *m,
     const char *pool, const char *from, const char *result,
     const char *reason, double difficulty)
 {
-	publish(dp, type, m, pool, from, result, reason, difficulty,
+	publish(dp, type, m, pool, from, result, reason, NULL, difficulty,
+	    dp_now_ms(), 0);
+}
+
+void
+dp_reject_event(struct dp *dp, const struct miner *m, const char *pool,
+    enum reject_where where, enum reject_reason rej, double difficulty)
+{
+	publish(dp, "share_result", m, pool, NULL, "rejected",
+	    reject_reason_str(rej), reject_where_str(where), difficulty,
 	    dp_now_ms(), 0);
 }
 
@@ -570,7 +602,7 @@ dp_events_flush(struct dp *dp)
 			if (m->ev_count[i] == 0)
 				continue;
 			publish(dp, "share_result", m, dp->pools[i].cfg.key,
-			    NULL, "accepted", "", m->ev_diff[i],
+			    NULL, "accepted", "", NULL, m->ev_diff[i],
 			    m->ev_first_ms, m->ev_count[i]);
 			m->ev_count[i] = 0;
 			m->ev_diff[i] = 0;

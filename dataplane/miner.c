@@ -589,7 +589,8 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 	} else {
 		if (rej < 0)
 			rej = reject_from_code(code);
-		c->rejected[rej]++;
+		dp_count_reject(dp, m, p, REJ_WHERE_POOL,
+		    (enum reject_reason)rej);
 	}
 	if (latency_us > 0) {
 		for (i = 0; i < metric_latency_nbounds &&
@@ -604,8 +605,7 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 			m->accepted[p->idx]++;
 			m->accepted_diff[p->idx] += difficulty;
 			m->rate_acc += difficulty;
-		} else
-			m->rejected[p->idx]++;
+		}
 		m->last_share_ms = dp_now_ms();
 		if (m->bev != NULL) {
 			if (accepted) {
@@ -618,18 +618,21 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 		}
 	}
 	log_event(accepted ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "share_result",
-	    "{s:I,s:s,s:s,s:f,s:s,s:i,s:s,s:f}", "miner",
+	    "{s:I,s:s,s:s,s:f,s:s,s:i,s:s,s:s,s:f}", "miner",
 	    (json_int_t)miner_id, "worker", m ? m->worker : "", "pool",
 	    p->cfg.key, "difficulty", difficulty, "result", accepted ?
 	    "accepted" : "rejected", "code", code, "reason", accepted ? "" :
-	    (text ? text : reject_reason_str(rej)), "latency_ms",
+	    (text ? text : reject_reason_str(rej)), "where",
+	    reject_where_str(REJ_WHERE_POOL), "latency_ms",
 	    latency_us / 1000.0);
 	if (accepted && m != NULL)
 		dp_share_event(dp, m, p->idx, difficulty);
+	else if (accepted)
+		dp_event(dp, "share_result", NULL, p->cfg.key, NULL,
+		    "accepted", "", difficulty);
 	else
-		dp_event(dp, "share_result", m, p->cfg.key, NULL, accepted ?
-		    "accepted" : "rejected", accepted ? "" :
-		    reject_reason_str(rej), difficulty);
+		dp_reject_event(dp, m, p->cfg.key, REJ_WHERE_POOL,
+		    (enum reject_reason)rej, difficulty);
 }
 
 /* A share refused here, before the pool: answered and counted. */
@@ -638,18 +641,16 @@ local_reject(struct miner *m, json_t *id, struct pool *p, int code,
     const char *text)
 {
 	struct dp *dp = m->dp;
+	enum reject_reason rej = (enum reject_reason)reject_from_code(code);
 
-	dp_count_reject(dp, p, code);
-	if (p != NULL)
-		m->rejected[p->idx]++;
+	dp_count_reject(dp, m, p, REJ_WHERE_LOCAL, rej);
 	reply_error(m, id, code, text);
 	log_info("share_result", "{s:I,s:s,s:s,s:s,s:i,s:s,s:s}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "pool", p ? p->cfg.key :
 	    "", "result", "rejected", "code", code, "reason", text, "where",
-	    "local");
+	    reject_where_str(REJ_WHERE_LOCAL));
 	if (p != NULL)
-		dp_event(dp, "share_result", m, p->cfg.key, NULL, "rejected",
-		    reject_reason_str(reject_from_code(code)), 0);
+		dp_reject_event(dp, m, p->cfg.key, REJ_WHERE_LOCAL, rej, 0);
 }
 
 static int
@@ -881,7 +882,8 @@ miner_adopt(struct miner *m, struct miner *g, bool take_en1)
 		if (m->ups[i])
 			m->ups[i]->miner = m;
 		m->accepted[i] = g->accepted[i];
-		m->rejected[i] = g->rejected[i];
+		memcpy(m->rejected[i], g->rejected[i],
+		    sizeof(m->rejected[i]));
 		m->accepted_diff[i] = g->accepted_diff[i];
 	}
 	/* the firmware restarts its search on the job it gets now: the

@@ -151,6 +151,14 @@
       el('div', { class: 'share-text', text: fmtPct(target) + ' target · ' + fmtPct(actual) + ' actual' }));
   }
 
+  // "duplicate 3, stale 1": the pool's rejects on one side, for a tooltip.
+  function rejectReasons(p, where) {
+    const parts = (p.rejected_by_reason || []).filter(function (r) {
+      return r.where === where && r.count > 0;
+    }).map(function (r) { return r.reason + ' ' + fmtInt(r.count); });
+    return parts.length ? parts.join(', ') : null;
+  }
+
   function renderPools() {
     const body = $('pools').tBodies[0];
     const rows = [];
@@ -171,7 +179,10 @@
         el('td', { class: 'num', text: fmtDiff(p.weight) }),
         shareCell(p.target_share || 0, p.actual_share || 0),
         el('td', { class: 'num', text: fmtInt(p.accepted) }),
-        el('td', { class: 'num', text: fmtInt(p.rejected) }),
+        el('td', { class: 'num rej-local', text: fmtInt(p.rejected_local),
+          title: rejectReasons(p, 'local') }),
+        el('td', { class: 'num rej-pool', text: fmtInt(p.rejected_pool),
+          title: rejectReasons(p, 'pool') }),
         el('td', { class: 'num', text: fmtDiff(p.accepted_difficulty) }),
         el('td', { class: 'num', text: up ? fmtDiff(st.difficulty) : '–' })));
     });
@@ -340,8 +351,12 @@
       return a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.id - b.id;
     });
     const rows = miners.map(function (m) {
-      let acc = 0, rej = 0;
-      (m.work || []).forEach(function (w) { acc += w.accepted || 0; rej += w.rejected || 0; });
+      let acc = 0, rejLocal = 0, rejPool = 0;
+      (m.work || []).forEach(function (w) {
+        acc += w.accepted || 0;
+        rejLocal += w.rejected_local || 0;
+        rejPool += w.rejected_pool || 0;
+      });
       const worker = el('td', { class: 'worker', title: m.worker, text: m.worker || '(none)' });
       if (!m.connected) worker.appendChild(el('span', { class: 'muted', text: ' (reconnecting)' }));
       return el('tr', null,
@@ -351,7 +366,8 @@
         el('td', { class: 'num', text: fmtDiff(m.difficulty) }),
         el('td', { class: 'num', text: fmtHash(m.hashrate) }),
         el('td', { class: 'num', text: fmtInt(acc) }),
-        el('td', { class: 'num', text: fmtInt(rej) }),
+        el('td', { class: 'num rej-local', text: fmtInt(rejLocal) }),
+        el('td', { class: 'num rej-pool', text: fmtInt(rejPool) }),
         el('td', { text: ago(m.last_share_ms) }),
         pinCell(m));
     });

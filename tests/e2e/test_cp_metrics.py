@@ -172,4 +172,90 @@ def _(env):
         assert abs(diff - stats["accepted_difficulty"]) < 1e-9, (key, diff, stats)
 
 
+def where_sum(smp, where, **labels):
+    """Sum of dpmp_shares_rejected_total over samples with where= and
+    labels (any pool and reason unless given)."""
+    want = set(labels.items()) | {("where", where)}
+    return sum(v for (n, ls), v in smp.items()
+               if n == "dpmp_shares_rejected_total" and want <= set(ls))
+
+
+@t.check("rejects: DPMP's own under where=local, the pool's under where=pool, "
+         "in /metrics, the API and dpmpctl")
+def _(env):
+    # pool A refuses every 4th valid share itself (code 20); the miners
+    # resend an accepted share now and then, which DPMP refuses (22)
+    pa, port_a = env.simpool("--name", "A", "--difficulty", "0.0001",
+                             "--reject-every", "4")
+    pb, port_b = env.simpool("--name", "B", "--difficulty", "0.0001")
+    cfg = config(env, port_a, port_b)
+    os.makedirs(cfg["state_dir"])
+    dp = start(env, "dpmp-dataplane", cfg, "dataplane")
+    wait_port(cfg["listen"]["port"], proc=dp)
+    cp = start(env, "dpmp-controlplane", cfg, "controlplane")
+    wait_port(cfg["metrics"]["port"], proc=cp)
+    mn = env.simminer(cfg["listen"]["port"], "--miners", "2", "--rate", "20",
+                      "--bad-shares", "duplicate", "--bad-every", "3")
+
+    def enough():
+        smp = samples(scrape(cfg["metrics"]["port"])[2])
+        return (where_sum(smp, "local", reason="duplicate") >= 3 and
+                where_sum(smp, "pool", pool="A") >= 3)
+    wait_for(enough, 60, interval=0.5, what="local and pool rejects")
+    mn.stop()
+    time.sleep(2.5)
+    text = scrape(cfg["metrics"]["port"])[2]
+    ok, out = promtool(text)
+    assert ok is not False, out
+    smp = samples(text)
+    ms = read_json(mn.stats, timeout=5)
+    sa = read_json(pa.stats, timeout=5)
+    sb = read_json(pb.stats, timeout=5)
+    dups = ms["rejected"].get("22", 0)
+    refused = ms["rejected"].get("20", 0)
+    assert dups == ms["bad"]["submitted"] and dups > 0, ms
+    assert refused == sa["rejected"].get("20", 0) > 0, (ms, sa)
+    assert sb["rejected"] == {}, sb
+
+    # /metrics: the duplicates are DPMP's, the refusals pool A's
+    assert where_sum(smp, "local") == dups, (dups, text)
+    assert where_sum(smp, "local", reason="duplicate") == dups
+    assert where_sum(smp, "pool") == refused, (refused, text)
+    assert value(smp, "dpmp_shares_rejected_total", pool="A",
+                 reason="other", where="pool") == refused
+    assert where_sum(smp, "pool", pool="B") == 0
+    assert where_sum(smp, "pool", reason="duplicate") == 0
+
+    # the JSON API: per pool, and per miner and pool
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/status" %
+                                cfg["http"]["port"], timeout=10) as r:
+        st = json.loads(r.read())
+    pools = {p["state"]["key"]: p for p in st["pools"]}
+    for key in ("A", "B"):
+        p = pools[key]
+        assert p["rejected_local"] == where_sum(smp, "local", pool=key), p
+        assert p["rejected_pool"] == where_sum(smp, "pool", pool=key), p
+        assert p["rejected"] == p["rejected_local"] + p["rejected_pool"], p
+    assert pools["A"]["rejected_pool"] == refused
+    assert {"where": "pool", "reason": "other", "count": refused} in \
+        pools["A"]["rejected_by_reason"], pools["A"]
+    assert all(r["where"] == "local" and r["reason"] == "duplicate"
+               for r in pools["B"]["rejected_by_reason"]), pools["B"]
+    work = [w for m in st["miners"] for w in m["work"]]
+    assert sum(w["rejected_local"] for w in work) == dups, work
+    assert sum(w["rejected_pool"] for w in work) == refused, work
+
+    # dpmpctl: one column each
+    r = subprocess.run([os.path.join(os.environ.get("DPMP_BIN", "build/bin"),
+                                     "dpmpctl"),
+                        "-c", env.path("controlplane.json"), "pools"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.splitlines()[0].split()
+    assert head[-2:] == ["REJ(local)", "REJ(pool)"], r.stdout
+    row = [l.split() for l in r.stdout.splitlines() if l.startswith("A ")][0]
+    assert row[-2:] == [str(pools["A"]["rejected_local"]), str(refused)], \
+        r.stdout
+
+
 t.done()

@@ -252,6 +252,18 @@ def _(env):
     # the pools never saw any of them
     for p in (a, b):
         assert sum(pool_stats(p)["rejected"].values()) == 0
+    # and the dataplane counts every one as its own reject, none as the
+    # pools' (pool="none" for those it could not tie to a pool)
+    bad = sum(stats(procs[k])["bad"]["submitted"] for k in want)
+    name = "dpmp_shares_rejected_total"
+    assert dp.counter_sum(name, where="local") == bad, \
+        (bad, dp.counter_sum(name, where="local"))
+    assert dp.counter_sum(name, where="pool") == 0
+    assert dp.counter_sum(name, where="local", reason="duplicate") == \
+        stats(procs["duplicate"])["bad"]["submitted"]
+    # every sample says which side it counts
+    assert all(dict(ls).get("where") in ("local", "pool")
+               for (n, ls) in dp.counters() if n == name)
 
 
 @t.check("graceful reconnect keeps the miner's identity and stats")

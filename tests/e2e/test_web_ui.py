@@ -5,7 +5,8 @@ script never builds markup from data.  With chromium and chromium-driver
 installed (Debian packages), a headless browser loads the page against a
 live run (simpools, the real dataplane, simminers, one of them named
 <img src=x onerror=alert(1)>), sees both pools and the miners, shows the
-hostile name as text, and changes the weights through the form."""
+hostile name as text, shows DPMP's own rejects apart from the pools', and
+changes the weights through the form."""
 
 import json
 import os
@@ -155,7 +156,10 @@ def _(env):
     wait_port(cfg["http"]["port"], proc=cp)
     env.simminer(cfg["listen"]["port"], "--miners", "1", "--rate", "5",
                  "--worker-prefix", EVIL)
-    env.simminer(cfg["listen"]["port"], "--miners", "2", "--rate", "5", "--user", "farm")
+    # the farm resends an accepted share now and then: DPMP refuses those
+    # itself, the pools refuse nothing
+    env.simminer(cfg["listen"]["port"], "--miners", "2", "--rate", "5", "--user", "farm",
+                 "--bad-shares", "duplicate", "--bad-every", "2")
     base = "http://127.0.0.1:%d" % cfg["http"]["port"]
 
     def status():
@@ -179,6 +183,27 @@ def _(env):
         assert wd.js("return document.querySelectorAll('img').length") == 0
         assert wd.alert_text() is None
         assert wd.js("return document.getElementById('conn').textContent") == "dataplane connected"
+
+        # rejects: one column for DPMP's own, one for the pool's
+        for table in ("pools", "miners"):
+            heads = wd.js("return Array.from(document.querySelectorAll('#%s thead th'))"
+                          ".map(h => h.textContent)" % table)
+            assert "Rejected local" in heads and "Rejected by pool" in heads, heads
+
+        def column(table, cls):
+            return wd.js("return Array.from(document.querySelectorAll('#%s tbody td.%s'))"
+                         ".map(c => c.textContent)" % (table, cls))
+
+        def count(cells):
+            return sum(int(c.replace(",", "")) for c in cells if c != "–")
+        wait_for(lambda: count(column("pools", "rej-local")) > 0 and
+                 count(column("miners", "rej-local")) > 0, 30,
+                 what="local rejects on the page")
+        assert count(column("pools", "rej-pool")) == 0, column("pools", "rej-pool")
+        assert count(column("miners", "rej-pool")) == 0, column("miners", "rej-pool")
+        tips = wd.js("return Array.from(document.querySelectorAll('#pools tbody td.rej-local'))"
+                     ".map(c => c.title)")
+        assert any(t.startswith("duplicate ") for t in tips), tips
 
         # weights through the form; the page asks for the token
         for key, v in (("A", "40"), ("B", "60")):

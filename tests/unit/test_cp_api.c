@@ -188,6 +188,14 @@ START_TEST(status_without_dataplane)
 	ck_assert_str_eq(json_string_value(json_object_get(a, "name")),
 	    "ocean");
 	ck_assert(json_is_false(json_object_get(a, "up")));
+	/* rejects: the total, and who refused them (DPMP or the pool) */
+	a = json_array_get(pools, 0);
+	ck_assert(json_is_integer(json_object_get(a, "rejected")));
+	ck_assert_int_eq(json_integer_value(json_object_get(a,
+	    "rejected_local")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(a,
+	    "rejected_pool")), 0);
+	ck_assert(json_is_array(json_object_get(a, "rejected_by_reason")));
 	ck_assert_uint_eq(json_array_size(json_object_get(reply, "miners")), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
 	    reply, "weights"), "A")), 70);

@@ -225,6 +225,22 @@ mk_label(const char *n, const char *v)
 	return l;
 }
 
+/* A dpmp_shares_rejected_total sample as the dataplane sends it. */
+static Dpmp__Metric *
+mk_reject(const char *pool, const char *reason, const char *where, double v)
+{
+	Dpmp__Metric *m = malloc(sizeof(*m));
+
+	dpmp__metric__init(m);
+	m->name = strdup("dpmp_shares_rejected_total");
+	m->labels = calloc(3, sizeof(*m->labels));
+	m->labels[m->n_labels++] = mk_label("pool", pool);
+	m->labels[m->n_labels++] = mk_label("reason", reason);
+	m->labels[m->n_labels++] = mk_label("where", where);
+	m->value = v;
+	return m;
+}
+
 static int
 h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
     char *err, size_t errlen)
@@ -238,7 +254,7 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	(void)err;
 	(void)errlen;
 	dpmp__counters__init(c);
-	c->metrics = calloc(2, sizeof(*c->metrics));
+	c->metrics = calloc(5, sizeof(*c->metrics));
 	m = malloc(sizeof(*m));
 	dpmp__metric__init(m);
 	m->name = strdup("dpmp_shares_accepted_total");
@@ -246,14 +262,13 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	m->labels[m->n_labels++] = mk_label("pool", "A");
 	m->value = 10;
 	c->metrics[c->n_metrics++] = m;
-	m = malloc(sizeof(*m));
-	dpmp__metric__init(m);
-	m->name = strdup("dpmp_shares_rejected_total");
-	m->labels = calloc(2, sizeof(*m->labels));
-	m->labels[m->n_labels++] = mk_label("pool", "A");
-	m->labels[m->n_labels++] = mk_label("reason", "low \"diff\"\\");
-	m->value = 1;
-	c->metrics[c->n_metrics++] = m;
+	/* refused here once, by the pool twice; a zero series and one of
+	 * shares tied to no pool, neither of which is pool A's */
+	c->metrics[c->n_metrics++] = mk_reject("A", "low \"diff\"\\", "local",
+	    1);
+	c->metrics[c->n_metrics++] = mk_reject("A", "stale", "pool", 2);
+	c->metrics[c->n_metrics++] = mk_reject("A", "duplicate", "local", 0);
+	c->metrics[c->n_metrics++] = mk_reject("none", "stale", "local", 7);
 	c->histograms = calloc(1, sizeof(*c->histograms));
 	h = malloc(sizeof(*h));
 	dpmp__histogram__init(h);
@@ -839,6 +854,7 @@ END_TEST
 START_TEST(metrics_pass_through)
 {
 	char	*body;
+	json_t	*st, *rej, *r;
 
 	add_miner(1, "rig1", "A", 1e12, 0, 0);
 	fake_start();
@@ -851,7 +867,10 @@ START_TEST(metrics_pass_through)
 	    "\ndpmp_shares_accepted_total{pool=\"A\"} 10\n"));
 	ck_assert_ptr_nonnull(strstr(body,
 	    "\ndpmp_shares_rejected_total{pool=\"A\",reason=\"low "
-	    "\\\"diff\\\"\\\\\"} 1\n"));
+	    "\\\"diff\\\"\\\\\",where=\"local\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body,
+	    "\ndpmp_shares_rejected_total{pool=\"A\",reason=\"stale\","
+	    "where=\"pool\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(body,
 	    "\ndpmp_share_latency_seconds_bucket{pool=\"A\",le=\"+Inf\"} 5\n"));
 	ck_assert_ptr_nonnull(strstr(body, "\ndpmp_pool_up{pool=\"B\"} 1\n"));
@@ -860,9 +879,30 @@ START_TEST(metrics_pass_through)
 	    "\ndpmp_pool_difficulty{pool=\"A\"} 1e-05\n"));
 	ck_assert_ptr_nonnull(strstr(body, "\ndpmp_downstream_connections 1\n"));
 	free(body);
-	/* the status sums the counters */
+	/* the status sums the counters, rejects split by who refused */
 	ck_assert(pool_num("accepted", 0) == 10);
-	ck_assert(pool_num("rejected", 0) == 1);
+	ck_assert(pool_num("rejected", 0) == 3);
+	ck_assert(pool_num("rejected_local", 0) == 1);
+	ck_assert(pool_num("rejected_pool", 0) == 2);
+	ck_assert(pool_num("rejected", 1) == 0);
+	st = get_json("/api/v1/pools");
+	rej = json_object_get(json_array_get(json_object_get(st, "pools"), 0),
+	    "rejected_by_reason");
+	/* the non-zero ones, as {where, reason, count} */
+	ck_assert_uint_eq(json_array_size(rej), 2);
+	r = json_array_get(rej, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "where")),
+	    "local");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "reason")),
+	    "low \"diff\"\\");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 1);
+	r = json_array_get(rej, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "where")),
+	    "pool");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "reason")),
+	    "stale");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 2);
+	json_decref(st);
 	ck_assert_int_eq(http(metrics_port, "GET", "/api/v1/status", NULL,
 	    NULL, &body), 404);
 	free(body);

@@ -36,7 +36,7 @@ add_metric(Dpmp__Counters *c, const char *name, double v, const char *l1,
 	dpmp__metric__init(m);
 	m->name = strdup(name);
 	m->value = v;
-	m->labels = calloc(2, sizeof(*m->labels));
+	m->labels = calloc(3, sizeof(*m->labels));
 	if (l1 != NULL)
 		m->labels[m->n_labels++] = label(l1, v1);
 	if (l2 != NULL)
@@ -44,6 +44,15 @@ add_metric(Dpmp__Counters *c, const char *name, double v, const char *l1,
 	c->metrics = realloc(c->metrics, (c->n_metrics + 1) *
 	    sizeof(*c->metrics));
 	c->metrics[c->n_metrics++] = m;
+}
+
+/* A third label on the sample added last. */
+static void
+add_label(Dpmp__Counters *c, const char *name, const char *value)
+{
+	Dpmp__Metric *m = c->metrics[c->n_metrics - 1];
+
+	m->labels[m->n_labels++] = label(name, value);
 }
 
 static void
@@ -245,6 +254,35 @@ START_TEST(passthrough_counters)
 }
 END_TEST
 
+START_TEST(rejects_local_and_pool_apart)
+{
+	Dpmp__Counters	*c = counters_new();
+	char		*text;
+
+	add_metric(c, M_SHARES_REJECTED, 4, "pool", "A", "reason",
+	    "duplicate");
+	add_label(c, "where", "local");
+	add_metric(c, M_SHARES_REJECTED, 1, "pool", "A", "reason", "stale");
+	add_label(c, "where", "pool");
+	add_metric(c, M_SHARES_REJECTED, 2, "pool", "none", "reason",
+	    "stale");
+	add_label(c, "where", "local");
+	text = render(NULL, c, NULL);
+	ck_assert(has_line(text, "dpmp_shares_rejected_total{pool=\"A\","
+	    "reason=\"duplicate\",where=\"local\"} 4"));
+	ck_assert(has_line(text, "dpmp_shares_rejected_total{pool=\"A\","
+	    "reason=\"stale\",where=\"pool\"} 1"));
+	ck_assert(has_line(text, "dpmp_shares_rejected_total{pool=\"none\","
+	    "reason=\"stale\",where=\"local\"} 2"));
+	/* the HELP line says what the label means */
+	ck_assert(has_line(text, "# HELP dpmp_shares_rejected_total Shares "
+	    "rejected by reason; where=local: by DPMP before the pool, "
+	    "where=pool: by the pool or unanswered"));
+	free(text);
+	counters_free(c);
+}
+END_TEST
+
 START_TEST(unknown_and_malformed_samples_dropped)
 {
 	Dpmp__Counters	*c = counters_new();
@@ -402,6 +440,7 @@ cp_metrics_suite(void)
 	tcase_add_test(tc, no_dataplane_gives_only_controlplane_gauges);
 	tcase_add_test(tc, label_values_escaped);
 	tcase_add_test(tc, passthrough_counters);
+	tcase_add_test(tc, rejects_local_and_pool_apart);
 	tcase_add_test(tc, unknown_and_malformed_samples_dropped);
 	tcase_add_test(tc, controlplane_families_not_duplicated);
 	tcase_add_test(tc, histogram_buckets);

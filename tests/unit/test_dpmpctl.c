@@ -83,6 +83,10 @@ h_status(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	Dpmp__PoolWork		*work1[2] = { &w1, &w2 };
 	Dpmp__Pin		 pin = DPMP__PIN__INIT;
 	Dpmp__Pin		*pins[1] = { &pin };
+	Dpmp__RejectCount	 ra[3] = { DPMP__REJECT_COUNT__INIT,
+				    DPMP__REJECT_COUNT__INIT,
+				    DPMP__REJECT_COUNT__INIT };
+	Dpmp__RejectCount	*rap[3] = { &ra[0], &ra[1], &ra[2] };
 	const uint64_t		 now = 1700000100000ull;
 
 	(void)ctx;
@@ -104,7 +108,21 @@ h_status(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	pa.actual_share = 0.695;
 	pa.total_share = 0.701;
 	pa.accepted = 1234;
-	pa.rejected = 2;
+	/* 2 refused here (duplicates), 3 by the pool */
+	pa.rejected = 5;
+	pa.rejected_local = 2;
+	pa.rejected_pool = 3;
+	ra[0].where = "local";
+	ra[0].reason = "duplicate";
+	ra[0].count = 2;
+	ra[1].where = "pool";
+	ra[1].reason = "stale";
+	ra[1].count = 1;
+	ra[2].where = "pool";
+	ra[2].reason = "pool_timeout";
+	ra[2].count = 2;
+	pa.n_rejected_by_reason = 3;
+	pa.rejected_by_reason = rap;
 	pa.accepted_difficulty = 5000.5;
 	sb.key = "B";
 	sb.name = "bchpool";
@@ -121,12 +139,16 @@ h_status(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	pb.total_share = 0.299;
 	pb.accepted = 500;
 	pb.rejected = 1;
+	pb.rejected_pool = 1;
 
 	w1.pool = "A";
 	w1.accepted = 10;
 	w1.rejected = 1;
+	w1.rejected_local = 1;
 	w2.pool = "B";
 	w2.accepted = 5;
+	w2.rejected = 2;
+	w2.rejected_pool = 2;
 	m1.id = 1;
 	m1.worker = "rig1";
 	m1.address = "192.0.2.7:40000";
@@ -526,7 +548,7 @@ END_TEST
 START_TEST(status_json)
 {
 	struct run	 r;
-	json_t		*j, *a, *p;
+	json_t		*j, *a, *p, *r0;
 
 	run_ctl(&r, (const char *[]){ "-e", url, "status", "--json", NULL });
 	ck_assert_int_eq(r.status, 0);
@@ -544,6 +566,19 @@ START_TEST(status_json)
 	    "actual_share")), 0.695, 1e-9);
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "accepted")),
 	    1234);
+	/* rejects split by who refused them, the total kept */
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "rejected")),
+	    5);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_local")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_pool")), 3);
+	r0 = json_array_get(json_object_get(p, "rejected_by_reason"), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(r0, "where")),
+	    "pool");
+	ck_assert_str_eq(json_string_value(json_object_get(r0, "reason")),
+	    "pool_timeout");
+	ck_assert_int_eq(json_integer_value(json_object_get(r0, "count")), 2);
 	/* a sub-1 difficulty is reported as it is */
 	ck_assert_double_eq(json_real_value(json_object_get(p, "difficulty")),
 	    0.00001);
@@ -553,7 +588,11 @@ START_TEST(status_json)
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "accepted")),
 	    1734);
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "rejected")),
-	    3);
+	    6);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_local")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_pool")), 4);
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "miners")), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j,
 	    "pins"), "rig1")), "A");
@@ -570,18 +609,19 @@ START_TEST(status_human)
 	ck_assert_msg(strstr(r.out, "up 1h02m") != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "dataplane connected, up 1d01h") != NULL,
 	    "%s", r.out);
+	/* what DPMP refused and what the pool refused, side by side */
 	ck_assert_msg(strstr(r.out, "POOL   NAME     STATE  MINERS  WEIGHT  "
-	    "TARGET  WINDOW 600s  TOTAL  ACCEPTED  REJECTED\n") != NULL, "%s",
-	    r.out);
+	    "TARGET  WINDOW 600s  TOTAL  ACCEPTED  REJ(local)  REJ(pool)\n")
+	    != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "A      ocean    up          1      70   "
-	    "70.0%        69.5%  70.1%      1234         2\n") != NULL, "%s",
-	    r.out);
+	    "70.0%        69.5%  70.1%      1234           2          3\n")
+	    != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "B      bchpool  down        1      30   "
-	    "30.0%        30.5%  29.9%       500         1\n") != NULL, "%s",
-	    r.out);
+	    "30.0%        30.5%  29.9%       500           0          1\n")
+	    != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "total                       2     100   "
-	    "                               1734         3\n") != NULL, "%s",
-	    r.out);
+	    "                               1734           2          4\n")
+	    != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "pinned: rig1 -> A") != NULL, "%s", r.out);
 }
 END_TEST
@@ -589,18 +629,29 @@ END_TEST
 START_TEST(pools_table)
 {
 	struct run	 r;
-	json_t		*j;
+	json_t		*j, *p;
 
 	run_ctl(&r, (const char *[]){ "-e", url, "pools", NULL });
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "mine.ocean.xyz:3334") != NULL, "%s",
 	    r.out);
 	ck_assert_msg(strstr(r.out, "1e-05") != NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "ACCEPTED  REJ(local)  REJ(pool)\n") !=
+	    NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "1234           2          3\n") != NULL,
+	    "%s", r.out);
 
 	run_ctl(&r, (const char *[]){ "-e", url, "--json", "pools", NULL });
 	ck_assert_int_eq(r.status, 0);
 	j = parse_json(r.out);
 	ck_assert_int_eq(json_array_size(json_object_get(j, "pools")), 2);
+	p = json_array_get(json_object_get(j, "pools"), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_local")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "rejected_pool")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(p,
+	    "rejected_by_reason")), 0);
 	json_decref(j);
 }
 END_TEST
@@ -617,9 +668,11 @@ START_TEST(miners_table)
 	ck_assert_msg(strstr(r.out, "evil\\x1b[31mred") != NULL, "%s", r.out);
 	l = strstr(r.out, "rig1");
 	ck_assert_ptr_nonnull(l);
+	ck_assert_msg(strstr(r.out, "ACCEPTED  REJ(local)  REJ(pool)  SINCE\n")
+	    != NULL, "%s", r.out);
 	ck_assert_msg(strncmp(l, "rig1             192.0.2.7:40000  "
-	    "A (pinned)       65536  12.00 TH/s        15         1  1h02m\n",
-	    89) == 0, "%s", r.out);
+	    "A (pinned)       65536  12.00 TH/s        15           1          "
+	    "2  1h02m\n", 109) == 0, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "500 H/s") != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "42s") != NULL, "%s", r.out);
 }
@@ -645,6 +698,16 @@ START_TEST(miners_json)
 	ck_assert_str_eq(json_string_value(json_object_get(m, "pinned")), "A");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
 	    json_object_get(m, "work"), "A"), "rejected")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(m, "work"), "A"), "rejected_local")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(m, "work"), "B"), "rejected_pool")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "rejected")),
+	    3);
+	ck_assert_int_eq(json_integer_value(json_object_get(m,
+	    "rejected_local")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(m,
+	    "rejected_pool")), 2);
 	json_decref(j);
 }
 END_TEST

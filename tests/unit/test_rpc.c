@@ -865,6 +865,64 @@ START_TEST(dispatch_without_socket)
 }
 END_TEST
 
+/* The local/pool reject split came as new fields: what an older peer
+ * sends still decodes (split 0, total kept), and no field moved. */
+START_TEST(reject_fields_wire_compatible)
+{
+	/* PoolWork{pool "A", accepted 10, rejected 3} as an older build
+	 * packs it */
+	static const uint8_t old[] = { 0x0a, 0x01, 'A', 0x10, 0x0a, 0x18,
+	    0x03 };
+	Dpmp__PoolWork	 w = DPMP__POOL_WORK__INIT, *got;
+	uint8_t		 buf[64];
+	size_t		 len;
+	static const struct {
+		const ProtobufCMessageDescriptor *d;
+		const char	*name;
+		unsigned	 id;
+	} ids[] = {
+		{ &dpmp__pool_work__descriptor, "rejected", 3 },
+		{ &dpmp__pool_work__descriptor, "rejected_local", 5 },
+		{ &dpmp__pool_work__descriptor, "rejected_pool", 6 },
+		{ &dpmp__pool_status__descriptor, "rejected", 7 },
+		{ &dpmp__pool_status__descriptor, "rejected_local", 9 },
+		{ &dpmp__pool_status__descriptor, "rejected_pool", 10 },
+		{ &dpmp__pool_status__descriptor, "rejected_by_reason", 11 },
+		{ &dpmp__event__descriptor, "reason", 8 },
+		{ &dpmp__event__descriptor, "where", 11 },
+	};
+	size_t		 i;
+
+	got = dpmp__pool_work__unpack(NULL, sizeof(old), old);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(got->rejected, 3);
+	ck_assert_uint_eq(got->rejected_local, 0);
+	ck_assert_uint_eq(got->rejected_pool, 0);
+	dpmp__pool_work__free_unpacked(got, NULL);
+
+	w.pool = "A";
+	w.rejected = 5;
+	w.rejected_local = 2;
+	w.rejected_pool = 3;
+	len = dpmp__pool_work__pack(&w, buf);
+	got = dpmp__pool_work__unpack(NULL, len, buf);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(got->rejected, 5);
+	ck_assert_uint_eq(got->rejected_local, 2);
+	ck_assert_uint_eq(got->rejected_pool, 3);
+	dpmp__pool_work__free_unpacked(got, NULL);
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const ProtobufCFieldDescriptor *f;
+
+		f = protobuf_c_message_descriptor_get_field_by_name(ids[i].d,
+		    ids[i].name);
+		ck_assert_msg(f != NULL && f->id == ids[i].id, "%s.%s",
+		    ids[i].d->name, ids[i].name);
+	}
+}
+END_TEST
+
 /* ---- pub/sub ------------------------------------------------------ */
 
 static Dpmp__Event *
@@ -947,6 +1005,19 @@ START_TEST(pubsub_roundtrip)
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got->type, "pool_down");
 	ck_assert_str_eq(got->pool, "A");
+	dpmp__event__free_unpacked(got, NULL);
+
+	/* a reject says who refused it */
+	ev.type = "share_result";
+	ev.result = "rejected";
+	ev.reason = "duplicate";
+	ev.where = "local";
+	ck_assert_int_eq(rpc_pub_send(pub, &ev), 0);
+	got = sub_wait(sub, 2000);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->result, "rejected");
+	ck_assert_str_eq(got->reason, "duplicate");
+	ck_assert_str_eq(got->where, "local");
 	dpmp__event__free_unpacked(got, NULL);
 
 	rpc_sub_free(sub);
@@ -1190,6 +1261,7 @@ rpc_suite(void)
 	tcase_add_test(tc, server_restart);
 	tcase_add_test(tc, listen_twice_refused);
 	tcase_add_test(tc, dispatch_without_socket);
+	tcase_add_test(tc, reject_fields_wire_compatible);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pubsub");
