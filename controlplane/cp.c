@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "cp.h"
 #include "log.h"
 #include "metrics.h"
@@ -77,25 +78,7 @@ struct cp {
 	size_t			 moves_cap;
 };
 
-uint64_t
-cp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static json_t	*json_num(double);
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- miner table ------------------------------------------------------ */
 
@@ -283,7 +266,7 @@ cp_new(const struct config *cfg, const json_t *overlay)
 	cp->overlay = overlay != NULL ? json_deep_copy(overlay) : json_object();
 	if (cp->overlay == NULL)
 		goto err;
-	cp->started_ms = cp_now_ms();
+	cp->started_ms = clock_mono_ms();
 	cp->newcomer_sent = -2;
 
 	sched_params_from(cfg, &sp);
@@ -367,7 +350,7 @@ static void
 poll_at(struct cp *cp, uint64_t delay_ms)
 {
 	struct timeval	tv;
-	uint64_t	when = cp_now_ms() + delay_ms;
+	uint64_t	when = clock_mono_ms() + delay_ms;
 
 	if (cp->ev_poll == NULL)
 		return;
@@ -493,7 +476,7 @@ feed_scheduler(struct cp *cp, bool init)
 	const Dpmp__MinerState	*ms;
 	const Dpmp__PoolWork	*w;
 	struct cp_miner		*m;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 i, j;
 	bool			 up;
 	int			 idx;
@@ -642,7 +625,7 @@ schedule(struct cp *cp)
 		cp->moves = nm;
 		cp->moves_cap = cap;
 	}
-	n = sched_tick(cp->sched, cp_now_ms(), cp->moves, cp->moves_cap);
+	n = sched_tick(cp->sched, clock_mono_ms(), cp->moves, cp->moves_cap);
 	if (n > cp->moves_cap)
 		n = cp->moves_cap;
 	for (i = 0; i < n; i++)
@@ -776,7 +759,7 @@ void
 cp_handle_event(struct cp *cp, const Dpmp__Event *ev)
 {
 	struct cp_miner	*m;
-	uint64_t	 now = cp_now_ms();
+	uint64_t	 now = clock_mono_ms();
 	int		 idx;
 
 	if (ev->type == NULL)
@@ -981,7 +964,7 @@ cp_set_weights(struct cp *cp, const char *const *keys, const double *weights,
 		return rc;
 	}
 	json_decref(cand);
-	if (sched_set_weights(cp->sched, w, np, cp_now_ms()) == -1)
+	if (sched_set_weights(cp->sched, w, np, clock_mono_ms()) == -1)
 		log_error("sched_set_weights_failed", NULL);
 	logged = cp_weights_json(cp);
 	log_info("weights_changed", "{s:O,s:s}", "weights", logged, "source",
@@ -1115,7 +1098,7 @@ cp_edit_pool(struct cp *cp, const char *key, const json_t *fields,
 	json_decref(names);
 	if (!cp->cfg->pools[idx].enabled && cp->pool_up[idx]) {
 		cp->pool_up[idx] = false;
-		sched_set_pool_up(cp->sched, idx, false, cp_now_ms());
+		sched_set_pool_up(cp->sched, idx, false, clock_mono_ms());
 	}
 	/* the dataplane redials a changed pool; re-enabling waits for it to
 	 * report the pool up again */
@@ -1291,7 +1274,7 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 	const Dpmp__PoolState	*dps;
 	const char		*worker;
 	json_t			*pins, *pool;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 np = cp->cfg->n_pools, npins, i;
 
 	memset(st, 0, sizeof(*st));
@@ -1361,7 +1344,7 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 	st->reply.n_pins = i;
 	st->reply.pins = st->pin_ptrs;
 	st->reply.switches = sched_switches(cp->sched);
-	st->reply.now_ms = wall_ms();
+	st->reply.now_ms = clock_wall_ms();
 	st->reply.window_s = cp->cfg->window_seconds;
 	return 0;
 }
@@ -1383,7 +1366,7 @@ cp_metrics(struct cp *cp, size_t *len)
 	struct metrics_pool	 mp[CONFIG_MAX_POOLS];
 	struct metrics_input	 in;
 	const struct config_pool *p;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 i;
 
 	for (i = 0; i < cp->cfg->n_pools; i++) {

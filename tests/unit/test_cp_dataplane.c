@@ -33,6 +33,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pbjson.h"
 #include "rpc.h"
@@ -92,19 +93,17 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	Dpmp__MinerState	 ms[MAX_MINERS], *msp[MAX_MINERS];
 	Dpmp__PoolWork		 pw[MAX_MINERS][2], *pwp[MAX_MINERS][2];
 	static char		*keys[2] = { "A", "B" };
-	struct timeval		 tv;
 	size_t			 i, j;
 
 	(void)ctx;
 	(void)in;
 	(void)err;
 	(void)errlen;
-	gettimeofday(&tv, NULL);
 	pthread_mutex_lock(&fk.mu);
 	fk.getstate_calls++;
 	st.boot_id = fk.boot_id;
 	st.version = "fake";
-	st.now_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	st.now_ms = clock_wall_ms();
 	st.started_ms = st.now_ms - 42000;
 	for (i = 0; i < 2; i++) {
 		dpmp__pool_state__init(&ps[i]);
@@ -381,10 +380,7 @@ free_port(void)
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 /* One HTTP/1.1 request with Connection: close.  Returns the status, with
@@ -682,10 +678,8 @@ static void
 publish_share(uint64_t id, const char *pool, double diff, bool update_work)
 {
 	Dpmp__Event	ev = DPMP__EVENT__INIT;
-	struct timeval	tv;
 	size_t		i;
 
-	gettimeofday(&tv, NULL);
 	pthread_mutex_lock(&fk.mu);
 	/* the dataplane counts before it publishes */
 	for (i = 0; update_work && i < fk.n_miners; i++)
@@ -693,7 +687,7 @@ publish_share(uint64_t id, const char *pool, double diff, bool update_work)
 			fk.miners[i].acc_diff[pool_slot(pool)] += diff;
 	pthread_mutex_unlock(&fk.mu);
 	ev.type = "share_result";
-	ev.ts_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	ev.ts_ms = clock_wall_ms();
 	ev.miner_id = id;
 	ev.pool = (char *)pool;
 	ev.result = "accepted";
