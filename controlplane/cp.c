@@ -66,7 +66,8 @@ struct cp {
 	bool			 outage_logged;
 	bool			 config_pushed;
 	char			 boot_id[128];
-	uint64_t		 init_ts_ms;	/* 1st snapshot's now */
+	uint64_t		 init_ts_ms;	/* 1st snapshot's now_ms */
+	uint64_t		 init_mono_ms;	/* ... and mono_ms */
 	int			 newcomer_sent;	/* -2: none yet */
 
 	/* miners by id: open addressing, linear probing */
@@ -724,6 +725,7 @@ cp_poll(struct cp *cp)
 		cp->config_pushed = false;
 		cp->newcomer_sent = -2;
 		cp->init_ts_ms = st->now_ms;
+		cp->init_mono_ms = st->mono_ms;
 		init = true;
 	}
 	if (!cp->connected || init) {
@@ -755,6 +757,20 @@ cp_poll(struct cp *cp)
 	poll_at(cp, CP_POLL_MS);
 }
 
+/*
+ * Whether the dataplane published ev before the snapshot we started from.
+ * Its monotonic clock decides: on the wall clock, a step back after that
+ * snapshot would drop every event for as long as the step.  A dataplane
+ * from before mono_ms sends only ts_ms.
+ */
+static bool
+before_init(const struct cp *cp, const Dpmp__Event *ev)
+{
+	if (ev->mono_ms != 0 && cp->init_mono_ms != 0)
+		return ev->mono_ms <= cp->init_mono_ms;
+	return ev->ts_ms != 0 && ev->ts_ms <= cp->init_ts_ms;
+}
+
 void
 cp_handle_event(struct cp *cp, const Dpmp__Event *ev)
 {
@@ -774,8 +790,7 @@ cp_handle_event(struct cp *cp, const Dpmp__Event *ev)
 		if ((m = mt_get(cp, ev->miner_id)) == NULL)
 			return;
 		/* already counted in the snapshot we started from */
-		if (m->from_init && ev->ts_ms != 0 &&
-		    ev->ts_ms <= cp->init_ts_ms)
+		if (m->from_init && before_init(cp, ev))
 			return;
 		m->ev[idx] += ev->difficulty;
 		credit(cp, ev->miner_id, idx, ev->difficulty, now);

@@ -141,6 +141,7 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	st->version = astr(DPMP_VERSION);
 	st->started_ms = clock_mono_to_wall_ms(dp->started_ms);
 	st->now_ms = clock_wall_ms();
+	st->mono_ms = now;
 	st->newcomer_pool = astr(dp->newcomer >= 0 ?
 	    dp->pools[dp->newcomer].cfg.key : "");
 	st->pools = aalloc(dp->n_pools * sizeof(*st->pools));
@@ -530,14 +531,15 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 static void
 publish(struct dp *dp, const char *type, const struct miner *m,
     const char *pool, const char *from, const char *result,
-    const char *reason, double difficulty, uint64_t ts_ms, uint32_t count)
+    const char *reason, double difficulty, uint64_t mono_ms, uint32_t count)
 {
 	Dpmp__Event ev = DPMP__EVENT__INIT;
 
 	if (dp->pub == NULL)
 		return;
 	ev.type = (char *)type;
-	ev.ts_ms = ts_ms;
+	ev.ts_ms = clock_mono_to_wall_ms(mono_ms);
+	ev.mono_ms = mono_ms;
 	ev.count = count;
 	ev.miner_id = m ? m->id : 0;
 	ev.worker = (char *)(m ? m->worker : "");
@@ -555,7 +557,7 @@ dp_event(struct dp *dp, const char *type, const struct miner *m,
     const char *reason, double difficulty)
 {
 	publish(dp, type, m, pool, from, result, reason, difficulty,
-	    clock_wall_ms(), 0);
+	    clock_mono_ms(), 0);
 }
 
 void
@@ -573,8 +575,7 @@ dp_events_flush(struct dp *dp)
 				continue;
 			publish(dp, "share_result", m, dp->pools[i].cfg.key,
 			    NULL, "accepted", "", m->ev_diff[i],
-			    clock_mono_to_wall_ms(m->ev_first_ms),
-			    m->ev_count[i]);
+			    m->ev_first_ms, m->ev_count[i]);
 			m->ev_count[i] = 0;
 			m->ev_diff[i] = 0;
 		}

@@ -69,6 +69,7 @@ static struct fake {
 	struct fminer	 miners[MAX_MINERS];
 	size_t		 n_miners;
 	int		 getstate_calls;
+	int64_t		 wall_skew_ms;	/* added to State.now_ms */
 	int		 setconfig_calls;
 	char		 cfg_keys[2][8];
 	char		 cfg_hosts[2][64];
@@ -103,7 +104,8 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	fk.getstate_calls++;
 	st.boot_id = fk.boot_id;
 	st.version = "fake";
-	st.now_ms = clock_wall_ms();
+	st.now_ms = clock_wall_ms() + (uint64_t)fk.wall_skew_ms;
+	st.mono_ms = clock_mono_ms();
 	st.started_ms = st.now_ms - 42000;
 	for (i = 0; i < 2; i++) {
 		dpmp__pool_state__init(&ps[i]);
@@ -649,6 +651,7 @@ setup(void)
 	fk.n_miners = 0;
 	fk.n_assigns = 0;
 	fk.assign_calls = fk.getstate_calls = fk.setconfig_calls = 0;
+	fk.wall_skew_ms = 0;
 	snprintf(fk.boot_id, sizeof(fk.boot_id), "boot-1");
 	snprintf(fk.url, sizeof(fk.url), "ipc://%s/dp.ipc", dir);
 	pthread_mutex_unlock(&fk.mu);
@@ -688,6 +691,7 @@ publish_share(uint64_t id, const char *pool, double diff, bool update_work)
 	pthread_mutex_unlock(&fk.mu);
 	ev.type = "share_result";
 	ev.ts_ms = clock_wall_ms();
+	ev.mono_ms = clock_mono_ms();
 	ev.miner_id = id;
 	ev.pool = (char *)pool;
 	ev.result = "accepted";
@@ -827,6 +831,31 @@ START_TEST(history_events_and_losses_credited_once)
 	    5000);
 	usleep(2500000);
 	ck_assert(fabs(pool_num("total_share", 0) - 1700.0 / 3000) < 1e-9);
+}
+END_TEST
+
+/*
+ * The dataplane's wall clock stepped back an hour after the snapshot the
+ * controlplane started from: the events that follow carry a ts_ms an hour
+ * before that snapshot's now_ms.  They are still new work (mono_ms says
+ * so) and must be credited, not taken for work the snapshot held.
+ */
+START_TEST(events_after_a_wall_step_back_credited)
+{
+	add_miner(1, "rig1", "A", 1e12, 700, 0);
+	add_miner(2, "rig2", "B", 1e12, 0, 300);
+	pthread_mutex_lock(&fk.mu);
+	fk.wall_skew_ms = 3600000;
+	pthread_mutex_unlock(&fk.mu);
+	fake_start();
+	start_controlplane();
+	WAIT_UNTIL(connected(), 5000);
+	WAIT_UNTIL(fabs(pool_num("total_share", 0) - 0.7) < 1e-9, 3000);
+	/* not added to the snapshot's totals: only the event can credit
+	 * it, so a dropped event shows as a share that never counts */
+	publish_share(2, "B", 500, false);
+	WAIT_UNTIL(fabs(pool_num("total_share", 1) - 800.0 / 1500) < 1e-9,
+	    3000);
 }
 END_TEST
 
@@ -1006,6 +1035,7 @@ cp_dataplane_suite(void)
 	tcase_add_test(tc, schedules_whole_miners_in_batches);
 	tcase_add_test(tc, weights_change_moves_miners);
 	tcase_add_test(tc, history_events_and_losses_credited_once);
+	tcase_add_test(tc, events_after_a_wall_step_back_credited);
 	tcase_add_test(tc, metrics_pass_through);
 	tcase_add_test(tc, control_service);
 	tcase_add_test(tc, dataplane_away_and_back);
