@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "rpc.h"
@@ -478,12 +478,7 @@ get_status(struct ctl *ctl, Dpmp__StatusReply **st)
 static uint64_t
 status_now_ms(const Dpmp__StatusReply *st)
 {
-	struct timespec	 ts;
-
-	if (st->now_ms != 0)
-		return st->now_ms;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return st->now_ms != 0 ? st->now_ms : clock_wall_ms();
 }
 
 static const char *

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_PROC_MAX		32
@@ -26,7 +27,7 @@
 
 struct log_rl_slot {
 	char		 name[LOG_RL_NAME_MAX];
-	int64_t		 second;	/* CLOCK_MONOTONIC second of window */
+	uint64_t	 second;	/* monotonic second of the window */
 	unsigned	 count;		/* lines emitted in that second */
 	unsigned long	 suppressed;	/* dropped since the last emitted */
 };
@@ -215,7 +216,7 @@ static bool
 rl_admit(const char *event, unsigned long *suppressed)
 {
 	struct log_rl_slot	*slot = NULL;
-	struct timespec		 ts;
+	uint64_t		 sec;
 	uint32_t		 h;
 	size_t			 i, idx;
 
@@ -239,9 +240,9 @@ rl_admit(const char *event, unsigned long *suppressed)
 	if (slot == NULL)
 		return (true);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (slot->second != (int64_t)ts.tv_sec) {
-		slot->second = (int64_t)ts.tv_sec;
+	sec = clock_mono_ms() / 1000;
+	if (slot->second != sec) {
+		slot->second = sec;
 		slot->count = 0;
 	}
 	if (slot->count >= log_burst) {
@@ -257,14 +258,14 @@ rl_admit(const char *event, unsigned long *suppressed)
 static void
 format_ts(char *buf, size_t len)
 {
-	struct timespec	 ts;
+	uint64_t	 ms = clock_wall_ms();
+	time_t		 sec = (time_t)(ms / 1000);
 	struct tm	 tm;
 	size_t		 n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
 void

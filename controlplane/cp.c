@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "cp.h"
 #include "log.h"
 #include "metrics.h"
@@ -65,7 +66,8 @@ struct cp {
 	bool			 outage_logged;
 	bool			 config_pushed;
 	char			 boot_id[128];
-	uint64_t		 init_ts_ms;	/* 1st snapshot's now */
+	uint64_t		 init_ts_ms;	/* 1st snapshot's now_ms */
+	uint64_t		 init_mono_ms;	/* ... and mono_ms */
 	int			 newcomer_sent;	/* -2: none yet */
 
 	/* miners by id: open addressing, linear probing */
@@ -77,25 +79,7 @@ struct cp {
 	size_t			 moves_cap;
 };
 
-uint64_t
-cp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static json_t	*json_num(double);
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- miner table ------------------------------------------------------ */
 
@@ -283,7 +267,7 @@ cp_new(const struct config *cfg, const json_t *overlay)
 	cp->overlay = overlay != NULL ? json_deep_copy(overlay) : json_object();
 	if (cp->overlay == NULL)
 		goto err;
-	cp->started_ms = cp_now_ms();
+	cp->started_ms = clock_mono_ms();
 	cp->newcomer_sent = -2;
 
 	sched_params_from(cfg, &sp);
@@ -367,7 +351,7 @@ static void
 poll_at(struct cp *cp, uint64_t delay_ms)
 {
 	struct timeval	tv;
-	uint64_t	when = cp_now_ms() + delay_ms;
+	uint64_t	when = clock_mono_ms() + delay_ms;
 
 	if (cp->ev_poll == NULL)
 		return;
@@ -493,7 +477,7 @@ feed_scheduler(struct cp *cp, bool init)
 	const Dpmp__MinerState	*ms;
 	const Dpmp__PoolWork	*w;
 	struct cp_miner		*m;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 i, j;
 	bool			 up;
 	int			 idx;
@@ -642,7 +626,7 @@ schedule(struct cp *cp)
 		cp->moves = nm;
 		cp->moves_cap = cap;
 	}
-	n = sched_tick(cp->sched, cp_now_ms(), cp->moves, cp->moves_cap);
+	n = sched_tick(cp->sched, clock_mono_ms(), cp->moves, cp->moves_cap);
 	if (n > cp->moves_cap)
 		n = cp->moves_cap;
 	for (i = 0; i < n; i++)
@@ -741,6 +725,7 @@ cp_poll(struct cp *cp)
 		cp->config_pushed = false;
 		cp->newcomer_sent = -2;
 		cp->init_ts_ms = st->now_ms;
+		cp->init_mono_ms = st->mono_ms;
 		init = true;
 	}
 	if (!cp->connected || init) {
@@ -772,11 +757,25 @@ cp_poll(struct cp *cp)
 	poll_at(cp, CP_POLL_MS);
 }
 
+/*
+ * Whether the dataplane published ev before the snapshot we started from.
+ * Its monotonic clock decides: on the wall clock, a step back after that
+ * snapshot would drop every event for as long as the step.  A dataplane
+ * from before mono_ms sends only ts_ms.
+ */
+static bool
+before_init(const struct cp *cp, const Dpmp__Event *ev)
+{
+	if (ev->mono_ms != 0 && cp->init_mono_ms != 0)
+		return ev->mono_ms <= cp->init_mono_ms;
+	return ev->ts_ms != 0 && ev->ts_ms <= cp->init_ts_ms;
+}
+
 void
 cp_handle_event(struct cp *cp, const Dpmp__Event *ev)
 {
 	struct cp_miner	*m;
-	uint64_t	 now = cp_now_ms();
+	uint64_t	 now = clock_mono_ms();
 	int		 idx;
 
 	if (ev->type == NULL)
@@ -791,8 +790,7 @@ cp_handle_event(struct cp *cp, const Dpmp__Event *ev)
 		if ((m = mt_get(cp, ev->miner_id)) == NULL)
 			return;
 		/* already counted in the snapshot we started from */
-		if (m->from_init && ev->ts_ms != 0 &&
-		    ev->ts_ms <= cp->init_ts_ms)
+		if (m->from_init && before_init(cp, ev))
 			return;
 		m->ev[idx] += ev->difficulty;
 		credit(cp, ev->miner_id, idx, ev->difficulty, now);
@@ -981,7 +979,7 @@ cp_set_weights(struct cp *cp, const char *const *keys, const double *weights,
 		return rc;
 	}
 	json_decref(cand);
-	if (sched_set_weights(cp->sched, w, np, cp_now_ms()) == -1)
+	if (sched_set_weights(cp->sched, w, np, clock_mono_ms()) == -1)
 		log_error("sched_set_weights_failed", NULL);
 	logged = cp_weights_json(cp);
 	log_info("weights_changed", "{s:O,s:s}", "weights", logged, "source",
@@ -1115,7 +1113,7 @@ cp_edit_pool(struct cp *cp, const char *key, const json_t *fields,
 	json_decref(names);
 	if (!cp->cfg->pools[idx].enabled && cp->pool_up[idx]) {
 		cp->pool_up[idx] = false;
-		sched_set_pool_up(cp->sched, idx, false, cp_now_ms());
+		sched_set_pool_up(cp->sched, idx, false, clock_mono_ms());
 	}
 	/* the dataplane redials a changed pool; re-enabling waits for it to
 	 * report the pool up again */
@@ -1360,7 +1358,7 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 	const Dpmp__PoolState	*dps;
 	const char		*worker;
 	json_t			*pins, *pool;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 np = cp->cfg->n_pools, npins, i;
 
 	memset(st, 0, sizeof(*st));
@@ -1437,7 +1435,7 @@ cp_status_build(struct cp *cp, struct cp_status *st)
 	st->reply.n_pins = i;
 	st->reply.pins = st->pin_ptrs;
 	st->reply.switches = sched_switches(cp->sched);
-	st->reply.now_ms = wall_ms();
+	st->reply.now_ms = clock_wall_ms();
 	st->reply.window_s = cp->cfg->window_seconds;
 	return 0;
 }
@@ -1461,7 +1459,7 @@ cp_metrics(struct cp *cp, size_t *len)
 	struct metrics_pool	 mp[CONFIG_MAX_POOLS];
 	struct metrics_input	 in;
 	const struct config_pool *p;
-	uint64_t		 now = cp_now_ms();
+	uint64_t		 now = clock_mono_ms();
 	size_t			 i;
 
 	for (i = 0; i < cp->cfg->n_pools; i++) {

@@ -73,7 +73,6 @@ void	cp_handle_event(struct cp *cp, const Dpmp__Event *ev);
 
 const struct config *cp_config(const struct cp *cp);
 bool	cp_dataplane_connected(const struct cp *cp);
-uint64_t cp_now_ms(void);
 
 /* Live changes: validated, persisted atomically, then applied.  source
  * ("http", "rpc") goes to the log.  err gets a message for the caller. */

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "clock.h"
 #include "cp.h"
 #include "http.h"
 #include "log.h"
@@ -117,7 +118,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		/* headers are in; the body, if any, follows */
 		if ((hr = calloc(1, sizeof(*hr))) == NULL)
 			return MHD_NO;
-		hr->started_ms = cp_now_ms();
+		hr->started_ms = clock_mono_ms();
 		*con_cls = hr;
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -170,7 +171,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	log_debug("http_request", "{s:s,s:s,s:s,s:i,s:I}", "listener",
 	    l->name, "method", method, "path", url, "status",
 	    (int)resp.status, "ms",
-	    (json_int_t)(cp_now_ms() - hr->started_ms));
+	    (json_int_t)(clock_mono_ms() - hr->started_ms));
 	ret = send_response(conn, &resp);
 	api_resp_free(&resp);
 	return ret;

@@ -3,6 +3,11 @@
  * libevent loop: miner sessions (miner.c), upstream pool sessions
  * (upstream.c), the job table (jobs.c), pools, assignment and counters
  * (dp.c) and the nng IPC side (ipc.c).
+ *
+ * Every *_ms and *_us time in these structs is on the monotonic clock
+ * (clock_mono_ms()), deadlines and display times alike: a wall clock step
+ * must not fire a deadline.  ipc.c turns the ones it publishes into Unix
+ * ms with clock_mono_to_wall_ms().
  */
 #ifndef DPMP_DATAPLANE_H
 #define DPMP_DATAPLANE_H
@@ -243,7 +248,7 @@ struct pool {
 	int		 idx;
 	struct config_pool cfg;
 	bool		 up;
-	uint64_t	 up_since_ms;
+	uint64_t	 up_since_ms;	/* 0 = down; published */
 	/* the probe session learns sizes and liveness; in aggregate mode it
 	 * is also the session every miner shares */
 	struct upstream	*probe;
@@ -322,9 +327,9 @@ struct miner {
 	bool		 counted;		/* in pools[pool].n_miners */
 	unsigned	 garbage;
 	char		 session[17];		/* id we gave at subscribe */
-	uint64_t	 connected_ms;
-	uint64_t	 assigned_ms;
-	uint64_t	 last_share_ms;
+	uint64_t	 connected_ms;		/* hashrate age; published */
+	uint64_t	 assigned_ms;		/* failover delay; published */
+	uint64_t	 last_share_ms;		/* published; 0 = never */
 	uint64_t	 last_send_ms;
 	uint64_t	 ghost_until_ms;
 	/* per-pool work, for the scheduler and hashrate */
@@ -339,7 +344,7 @@ struct miner {
 	/* accepted shares not yet published as an event (dp_share_event) */
 	double		 ev_diff[DP_MAX_POOLS];
 	uint32_t	 ev_count[DP_MAX_POOLS];
-	uint64_t	 ev_first_ms;
+	uint64_t	 ev_first_ms;		/* published as ts_ms */
 	bool		 ev_queued;
 	struct miner	*ev_next;
 	TAILQ_ENTRY(miner) entry;
@@ -371,7 +376,7 @@ struct dp {
 	struct evconnlistener *listener;
 	struct config	 cfg;
 	char		 boot_id[33];
-	uint64_t	 started_ms;
+	uint64_t	 started_ms;		/* published, and uptime */
 	struct pool	 pools[DP_MAX_POOLS];
 	size_t		 n_pools;
 	int		 newcomer;		/* pool for new miners, -1 */
@@ -407,8 +412,9 @@ int	 dp_init(struct dp *dp, struct event_base *base,
 	    const struct config *cfg);
 int	 dp_listen(struct dp *dp);
 void	 dp_shutdown(struct dp *dp);
-uint64_t dp_now_ms(void);
-uint64_t dp_now_us(void);
+/* Once a second: every deadline (submits, stale jobs, pool silence,
+ * ghosts, keepalive), judged on the monotonic clock (clock.h). */
+void	 dp_tick(struct dp *dp);
 /* The up pool to fail over to (largest weight), -1 if none. */
 int	 dp_pick_pool(struct dp *dp, int avoid);
 /* Pool for a newcomer. */

@@ -11,30 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/util.h>
 
+#include "clock.h"
 #include "dataplane.h"
 #include "log.h"
-
-uint64_t
-dp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-dp_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static const char *reject_names[REJ__COUNT] = {
 	"other", "stale", "duplicate", "low_difficulty", "unauthorized",
@@ -200,17 +182,14 @@ dp_failover(struct dp *dp, struct pool *p)
 
 /* ---- housekeeping --------------------------------------------------- */
 
-static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
+void
+dp_tick(struct dp *dp)
 {
-	struct dp *dp = arg;
 	struct miner *m, *next;
 	struct upstream *up, *unext;
-	uint64_t now = dp_now_ms();
+	uint64_t now = clock_mono_ms();
 	size_t i;
 
-	(void)fd;
-	(void)what;
 	for (i = 0; i < dp->n_pools; i++) {
 		struct pool *p = &dp->pools[i];
 
@@ -224,6 +203,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
 		miner_tick(m, now);
 	ipc_tick(dp);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dp_tick(arg);
 }
 
 static void
@@ -309,7 +296,7 @@ dp_init(struct dp *dp, struct event_base *base, const struct config *cfg)
 	dp->cfg = *cfg;
 	dp->newcomer = -1;
 	dp->next_miner_id = 1;
-	dp->started_ms = dp_now_ms();
+	dp->started_ms = clock_mono_ms();
 	TAILQ_INIT(&dp->miners);
 	evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++)

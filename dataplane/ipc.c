@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "dataplane.h"
 #include "log.h"
 #include "metrics.h"
@@ -98,9 +99,10 @@ miner_state(struct dp *dp, struct miner *m, uint64_t now)
 	ms->pool = astr(m->pool >= 0 ? dp->pools[m->pool].cfg.key : "");
 	ms->difficulty = m->diff_sent > 0 ? m->diff_sent : 0;
 	ms->hashrate = miner_hashrate(m, now);
-	ms->connected_ms = m->connected_ms;
-	ms->last_share_ms = m->last_share_ms;
-	ms->assigned_ms = m->assigned_ms;
+	/* kept monotonic for the deadlines, published as Unix ms */
+	ms->connected_ms = clock_mono_to_wall_ms(m->connected_ms);
+	ms->last_share_ms = clock_mono_to_wall_ms(m->last_share_ms);
+	ms->assigned_ms = clock_mono_to_wall_ms(m->assigned_ms);
 	ms->user_agent = astr(m->agent);
 	ms->connected = m->state != M_GHOST;
 	ms->work = aalloc(dp->n_pools * sizeof(*ms->work));
@@ -130,7 +132,7 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	const Dpmp__StateRequest *req = (const Dpmp__StateRequest *)in;
 	Dpmp__State *st;
 	struct miner *m;
-	uint64_t now = dp_now_ms();
+	uint64_t now = clock_mono_ms();
 	size_t i, n = 0, page = DP_STATE_PAGE;
 
 	if (req->max_miners > 0 && req->max_miners < page)
@@ -139,8 +141,9 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		goto oom;
 	st->boot_id = astr(dp->boot_id);
 	st->version = astr(DPMP_VERSION);
-	st->started_ms = dp->started_ms;
-	st->now_ms = now;
+	st->started_ms = clock_mono_to_wall_ms(dp->started_ms);
+	st->now_ms = clock_wall_ms();
+	st->mono_ms = now;
 	st->newcomer_pool = astr(dp->newcomer >= 0 ?
 	    dp->pools[dp->newcomer].cfg.key : "");
 	st->pools = aalloc(dp->n_pools * sizeof(*st->pools));
@@ -164,7 +167,7 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		ps->en2_size = pr ? (uint32_t)pr->en2_size : 0;
 		ps->miners_assigned = p->n_miners;
 		ps->upstream_connections = p->n_sessions;
-		ps->up_since_ms = p->up_since_ms;
+		ps->up_since_ms = clock_mono_to_wall_ms(p->up_since_ms);
 		st->pools[st->n_pools++] = ps;
 	}
 	/* one page of miners, in id order (dp->miners is kept so) */
@@ -459,7 +462,7 @@ h_get_counters(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 		snprintf(err, errlen, "out of memory");
 		return RPC_RESOURCE_EXHAUSTED;
 	}
-	c->now_ms = dp_now_ms();
+	c->now_ms = clock_wall_ms();
 	c->histograms = aalloc(dp->n_pools * sizeof(*c->histograms));
 	for (i = 0; i < dp->n_pools; i++) {
 		struct pool *p = &dp->pools[i];
@@ -550,14 +553,15 @@ static void
 publish(struct dp *dp, const char *type, const struct miner *m,
     const char *pool, const char *from, const char *result,
     const char *reason, const char *where, double difficulty,
-    uint64_t ts_ms, uint32_t count)
+    uint64_t mono_ms, uint32_t count)
 {
 	Dpmp__Event ev = DPMP__EVENT__INIT;
 
 	if (dp->pub == NULL)
 		return;
 	ev.type = (char *)type;
-	ev.ts_ms = ts_ms;
+	ev.ts_ms = clock_mono_to_wall_ms(mono_ms);
+	ev.mono_ms = mono_ms;
 	ev.count = count;
 	ev.miner_id = m ? m->id : 0;
 	ev.worker = (char *)(m ? m->worker : "");
@@ -576,7 +580,7 @@ dp_event(struct dp *dp, const char *type, const struct miner *m,
     const char *reason, double difficulty)
 {
 	publish(dp, type, m, pool, from, result, reason, NULL, difficulty,
-	    dp_now_ms(), 0);
+	    clock_mono_ms(), 0);
 }
 
 void
@@ -585,7 +589,7 @@ dp_reject_event(struct dp *dp, const struct miner *m, const char *pool,
 {
 	publish(dp, "share_result", m, pool, NULL, "rejected",
 	    reject_reason_str(rej), reject_where_str(where), difficulty,
-	    dp_now_ms(), 0);
+	    clock_mono_ms(), 0);
 }
 
 void
@@ -627,7 +631,7 @@ dp_share_event(struct dp *dp, struct miner *m, int pool, double difficulty)
 		return;
 	if (!m->ev_queued) {
 		m->ev_queued = true;
-		m->ev_first_ms = dp_now_ms();
+		m->ev_first_ms = clock_mono_ms();
 		m->ev_next = dp->ev_head;
 		dp->ev_head = m;
 	}

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "dataplane.h"
 #include "log.h"
 #include "rpc.h"
@@ -76,7 +77,7 @@ queued_output(void)
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t now = dp_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	(void)fd;
 	(void)what;
@@ -128,7 +129,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 			if (m->bev)
 				bufferevent_disable(m->bev, EV_READ);
 	}
-	stop_deadline = dp_now_ms() + SHUTDOWN_GRACE_MS;
+	stop_deadline = clock_mono_ms() + SHUTDOWN_GRACE_MS;
 	stop_ev = event_new(dp.base, -1, EV_PERSIST, stop_cb, NULL);
 	event_add(stop_ev, &tv);
 }

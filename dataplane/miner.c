@@ -17,6 +17,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "dataplane.h"
 #include "diff.h"
 #include "hex.h"
@@ -170,7 +171,7 @@ miner_accept(struct dp *dp, int fd, const char *addr)
 	m->id = dp->next_miner_id++;
 	m->pool = -1;
 	m->diff_sent = -1;
-	m->connected_ms = m->last_send_ms = dp_now_ms();
+	m->connected_ms = m->last_send_ms = clock_mono_ms();
 	snprintf(m->addr, sizeof(m->addr), "%s", addr);
 	snprintf(m->session, sizeof(m->session), "%016" PRIx64, m->id);
 	m->bev = bufferevent_socket_new(dp->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -271,7 +272,7 @@ miner_close(struct miner *m, const char *why)
 	    !dp->stopping) {
 		miner_set_state(m, M_GHOST);
 		dp->n_ghosts++;
-		m->ghost_until_ms = dp_now_ms() +
+		m->ghost_until_ms = clock_mono_ms() +
 		    (uint64_t)dp->cfg.reconnect_grace_seconds * 1000;
 		return;
 	}
@@ -516,7 +517,7 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 sent:
 	m->need_clean = false;
 	m->last_job_id = id;
-	m->last_send_ms = dp_now_ms();
+	m->last_send_ms = clock_mono_ms();
 	p->c.jobs_forwarded++;
 	log_debug("job_forwarded",
 	    "{s:I,s:s,s:s,s:I,s:s,s:b,s:f,s:I}", "miner",
@@ -548,7 +549,7 @@ miner_assign(struct miner *m, int idx, enum switch_reason why)
 		return 0;
 	miner_uncount(m);
 	m->pool = idx;
-	m->assigned_ms = dp_now_ms();
+	m->assigned_ms = clock_mono_ms();
 	if (m->state != M_GHOST) {
 		dp->pools[idx].n_miners++;
 		m->counted = true;
@@ -606,7 +607,7 @@ miner_share_answer(struct dp *dp, uint64_t miner_id, json_t *req_id,
 			m->accepted_diff[p->idx] += difficulty;
 			m->rate_acc += difficulty;
 		}
-		m->last_share_ms = dp_now_ms();
+		m->last_share_ms = clock_mono_ms();
 		if (m->bev != NULL) {
 			if (accepted) {
 				stratum_write_true(mout(m), req_id);
@@ -693,7 +694,7 @@ m_submit(struct miner *m, struct stratum_msg *msg)
 	uint8_t full[3 * EXTRANONCE_MAX];
 	size_t fulllen;
 	char err[128], en2up[2 * 3 * EXTRANONCE_MAX + 1];
-	uint64_t jid, work, now = dp_now_ms();
+	uint64_t jid, work, now = clock_mono_ms();
 	bool stale;
 	int seen;
 

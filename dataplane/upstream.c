@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 #include <event2/util.h>
 
+#include "clock.h"
 #include "dataplane.h"
 #include "hex.h"
 #include "log.h"
@@ -225,10 +226,10 @@ upstream_reset(struct upstream *up, const char *why)
 	} else
 		up_schedule_redial(up);
 	if (up == p->probe)
-		pool_check(p, dp_now_ms());
+		pool_check(p, clock_mono_ms());
 	else if (up->miner != NULL && up->miner->pool == p->idx)
 		/* the miner's own session died: it may need another pool */
-		miner_tick(up->miner, dp_now_ms());
+		miner_tick(up->miner, clock_mono_ms());
 }
 
 /* A pending entry for a request about to be written; NULL with *rc -1
@@ -250,8 +251,8 @@ pending_new(struct upstream *up, enum up_req kind, int *rc)
 		return NULL;
 	pd->req_id = up->next_id++;
 	pd->kind = kind;
-	pd->sent_us = dp_now_us();
-	pd->deadline_ms = dp_now_ms() + DP_PENDING_TIMEOUT_MS;
+	pd->sent_us = clock_mono_us();
+	pd->deadline_ms = clock_mono_ms() + DP_PENDING_TIMEOUT_MS;
 	return pd;
 }
 
@@ -343,7 +344,7 @@ up_handshake(struct upstream *up)
 	/* Nagle plus delayed ACKs put 40 ms outliers on share answers. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	up_set_state(up, UP_HANDSHAKE);
-	up->connected_ms = dp_now_ms();
+	up->connected_ms = clock_mono_ms();
 	timer_in(up->timer, UP_CONNECT_TIMEOUT_MS(up->dp) * 2);
 	/* BIP 310 first, so the pool's mask is known before work flows. */
 	ext = json_pack("[[s]{s:s}]", "version-rolling",
@@ -397,7 +398,7 @@ up_became_ready(struct upstream *up)
 	    "probe");
 	if (up == p->probe) {
 		dp_size_extranonce(up->dp);
-		pool_check(p, dp_now_ms());
+		pool_check(p, clock_mono_ms());
 	}
 	/* work that arrived before the authorize answer: miners may be
 	 * waiting for it */
@@ -428,7 +429,7 @@ on_notify(struct upstream *up, struct stratum_msg *msg)
 	struct job job;
 	struct ujob *uj, *old;
 	char err[128];
-	uint64_t now = dp_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (job_from_notify(msg->params, &job, err, sizeof(err)) == -1) {
 		log_warn("pool_bad_message", "{s:s,s:s,s:s}", "pool",
@@ -654,7 +655,7 @@ on_response(struct upstream *up, struct stratum_msg *msg)
 		bool ok = json_is_true(msg->result) && msg->error == NULL;
 		const char *text = NULL;
 		int code = ok ? 0 : stratum_error_code(msg, &text);
-		uint64_t lat = dp_now_us() - pd->sent_us;
+		uint64_t lat = clock_mono_us() - pd->sent_us;
 
 		miner_share_answer(up->dp, pd->miner_id, pd->miner_req_id,
 		    up->pool, pd->difficulty, ok, code, text, lat, -1);
@@ -838,7 +839,7 @@ pool_set_up(struct pool *p, bool up, const char *why)
 	if (p->up == up)
 		return;
 	p->up = up;
-	p->up_since_ms = up ? dp_now_ms() : 0;
+	p->up_since_ms = up ? clock_mono_ms() : 0;
 	log_info(up ? "pool_up" : "pool_down", "{s:s,s:s,s:s}", "pool",
 	    p->cfg.key, "name", p->cfg.name, "reason", why);
 	dp_event(p->dp, up ? "pool_up" : "pool_down", NULL, p->cfg.key, NULL,

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <nng/nng.h>
@@ -25,6 +24,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -140,15 +140,6 @@ safe_copy(char *dst, size_t dstlen, const char *src, size_t srclen)
 		memcpy(dst + dstlen - 4, "...", 4);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Socket options every dialing socket wants: a message size cap and quick,
  * bounded redials.  The reconnect options are endpoint defaults on the
@@ -254,7 +245,7 @@ guard_start(struct rpc_guard *g, nng_socket sock, const char *url,
 	g->service = service;
 	g->probe_open = probe_open;
 	atomic_init(&g->attached, 0);
-	g->next_ms = now_ms() + guard_every_ms;
+	g->next_ms = (int64_t)clock_mono_ms() + guard_every_ms;
 	if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, guard_pipe_cb,
 	    g)) != 0)
 		return rv;
@@ -293,7 +284,7 @@ guard_restart(struct rpc_guard *g)
 static int
 guard_check(struct rpc_guard *g)
 {
-	int64_t	 now = now_ms();
+	int64_t	 now = (int64_t)clock_mono_ms();
 	int	 rv, restarted = 0;
 
 	if (g->probing) {
@@ -774,7 +765,7 @@ rpc_call(struct rpc_client *cl, const ProtobufCServiceDescriptor *svc,
 	 * connection exists, so with no server the send is what times out;
 	 * the receive gets whatever time is left.
 	 */
-	start = now_ms();
+	start = (int64_t)clock_mono_ms();
 	if ((rv = nng_socket_set_ms(cl->sock, NNG_OPT_SENDTIMEO,
 	    cl->timeout_ms)) != 0 ||
 	    (rv = nng_sendmsg(cl->sock, msg, 0)) != 0) {
@@ -788,7 +779,7 @@ rpc_call(struct rpc_client *cl, const ProtobufCServiceDescriptor *svc,
 		goto out;
 	}
 	msg = NULL;	/* nng owns it now */
-	left = cl->timeout_ms - (now_ms() - start);
+	left = cl->timeout_ms - ((int64_t)clock_mono_ms() - start);
 	if (left < 1)
 		left = 1;
 	if ((rv = nng_socket_set_ms(cl->sock, NNG_OPT_RECVTIMEO,

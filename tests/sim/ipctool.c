@@ -21,6 +21,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "pbjson.h"
 #include "rpc.h"
 
@@ -164,15 +165,6 @@ raw_send(const void *buf, size_t len)
 	return 0;
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Subscribe to url and print every event for `seconds`; flushes each
  * line so a test can read them as they come. */
 static int
@@ -181,7 +173,7 @@ events(double seconds)
 	struct rpc_sub *sub;
 	struct pollfd pfd;
 	Dpmp__Event *ev;
-	double end = mono_s() + seconds;
+	double end = clock_mono_us() / 1e6 + seconds;
 
 	if ((sub = rpc_sub_new(url)) == NULL) {
 		fprintf(stderr, "dpmp-ipctool: cannot subscribe to %s\n", url);
@@ -191,7 +183,7 @@ events(double seconds)
 	pfd.events = POLLIN;
 	printf("{\"subscribed\":true}\n");
 	fflush(stdout);
-	while (mono_s() < end) {
+	while (clock_mono_us() / 1e6 < end) {
 		if (poll(&pfd, 1, 50) <= 0)
 			continue;
 		while ((ev = rpc_sub_recv(sub)) != NULL) {
@@ -276,7 +268,8 @@ main(int argc, char *argv[])
 		char *pools[16], *list = strdup(argv[1]), *tok, *save;
 		int np = 0, k = 0, moves = 0;
 		double interval = atof(argv[2]), duration = atof(argv[3]);
-		struct timespec t0, now, nap;
+		struct timespec nap;
+		double end;
 
 		for (tok = strtok_r(list, ",", &save); tok && np < 16;
 		    tok = strtok_r(NULL, ",", &save))
@@ -285,12 +278,8 @@ main(int argc, char *argv[])
 			usage();
 		nap.tv_sec = (time_t)interval;
 		nap.tv_nsec = (long)((interval - (double)nap.tv_sec) * 1e9);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (;;) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec -
-			    t0.tv_nsec) / 1e9 >= duration)
-				break;
+		end = clock_mono_us() / 1e6 + duration;
+		while (clock_mono_us() / 1e6 < end) {
 			if (assign(cl, pools[k++ % np], NULL, 0, true) == 0)
 				moves++;
 			nanosleep(&nap, NULL);

@@ -16,16 +16,14 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 #include "simcommon.h"
 
 double
 sim_now(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	return ((double)clock_mono_us() / 1e6);
 }
 
 struct timeval

@@ -33,6 +33,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pbjson.h"
 #include "rpc.h"
@@ -68,6 +69,7 @@ static struct fake {
 	struct fminer	 miners[MAX_MINERS];
 	size_t		 n_miners;
 	int		 getstate_calls;
+	int64_t		 wall_skew_ms;	/* added to State.now_ms */
 	int		 setconfig_calls;
 	char		 cfg_keys[2][8];
 	char		 cfg_hosts[2][64];
@@ -92,19 +94,18 @@ h_get_state(void *ctx, const ProtobufCMessage *in, ProtobufCMessage **out,
 	Dpmp__MinerState	 ms[MAX_MINERS], *msp[MAX_MINERS];
 	Dpmp__PoolWork		 pw[MAX_MINERS][2], *pwp[MAX_MINERS][2];
 	static char		*keys[2] = { "A", "B" };
-	struct timeval		 tv;
 	size_t			 i, j;
 
 	(void)ctx;
 	(void)in;
 	(void)err;
 	(void)errlen;
-	gettimeofday(&tv, NULL);
 	pthread_mutex_lock(&fk.mu);
 	fk.getstate_calls++;
 	st.boot_id = fk.boot_id;
 	st.version = "fake";
-	st.now_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	st.now_ms = clock_wall_ms() + (uint64_t)fk.wall_skew_ms;
+	st.mono_ms = clock_mono_ms();
 	st.started_ms = st.now_ms - 42000;
 	for (i = 0; i < 2; i++) {
 		dpmp__pool_state__init(&ps[i]);
@@ -396,10 +397,7 @@ free_port(void)
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 /* One HTTP/1.1 request with Connection: close.  Returns the status, with
@@ -668,6 +666,7 @@ setup(void)
 	fk.n_miners = 0;
 	fk.n_assigns = 0;
 	fk.assign_calls = fk.getstate_calls = fk.setconfig_calls = 0;
+	fk.wall_skew_ms = 0;
 	snprintf(fk.boot_id, sizeof(fk.boot_id), "boot-1");
 	snprintf(fk.url, sizeof(fk.url), "ipc://%s/dp.ipc", dir);
 	pthread_mutex_unlock(&fk.mu);
@@ -697,10 +696,8 @@ static void
 publish_share(uint64_t id, const char *pool, double diff, bool update_work)
 {
 	Dpmp__Event	ev = DPMP__EVENT__INIT;
-	struct timeval	tv;
 	size_t		i;
 
-	gettimeofday(&tv, NULL);
 	pthread_mutex_lock(&fk.mu);
 	/* the dataplane counts before it publishes */
 	for (i = 0; update_work && i < fk.n_miners; i++)
@@ -708,7 +705,8 @@ publish_share(uint64_t id, const char *pool, double diff, bool update_work)
 			fk.miners[i].acc_diff[pool_slot(pool)] += diff;
 	pthread_mutex_unlock(&fk.mu);
 	ev.type = "share_result";
-	ev.ts_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	ev.ts_ms = clock_wall_ms();
+	ev.mono_ms = clock_mono_ms();
 	ev.miner_id = id;
 	ev.pool = (char *)pool;
 	ev.result = "accepted";
@@ -848,6 +846,31 @@ START_TEST(history_events_and_losses_credited_once)
 	    5000);
 	usleep(2500000);
 	ck_assert(fabs(pool_num("total_share", 0) - 1700.0 / 3000) < 1e-9);
+}
+END_TEST
+
+/*
+ * The dataplane's wall clock stepped back an hour after the snapshot the
+ * controlplane started from: the events that follow carry a ts_ms an hour
+ * before that snapshot's now_ms.  They are still new work (mono_ms says
+ * so) and must be credited, not taken for work the snapshot held.
+ */
+START_TEST(events_after_a_wall_step_back_credited)
+{
+	add_miner(1, "rig1", "A", 1e12, 700, 0);
+	add_miner(2, "rig2", "B", 1e12, 0, 300);
+	pthread_mutex_lock(&fk.mu);
+	fk.wall_skew_ms = 3600000;
+	pthread_mutex_unlock(&fk.mu);
+	fake_start();
+	start_controlplane();
+	WAIT_UNTIL(connected(), 5000);
+	WAIT_UNTIL(fabs(pool_num("total_share", 0) - 0.7) < 1e-9, 3000);
+	/* not added to the snapshot's totals: only the event can credit
+	 * it, so a dropped event shows as a share that never counts */
+	publish_share(2, "B", 500, false);
+	WAIT_UNTIL(fabs(pool_num("total_share", 1) - 800.0 / 1500) < 1e-9,
+	    3000);
 }
 END_TEST
 
@@ -1052,6 +1075,7 @@ cp_dataplane_suite(void)
 	tcase_add_test(tc, schedules_whole_miners_in_batches);
 	tcase_add_test(tc, weights_change_moves_miners);
 	tcase_add_test(tc, history_events_and_losses_credited_once);
+	tcase_add_test(tc, events_after_a_wall_step_back_credited);
 	tcase_add_test(tc, metrics_pass_through);
 	tcase_add_test(tc, control_service);
 	tcase_add_test(tc, dataplane_away_and_back);

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 
 static FILE	*cap;
@@ -271,31 +272,23 @@ START_TEST(level_names)
 }
 END_TEST
 
-/* Wait until early in a CLOCK_MONOTONIC second, so a burst of lines
- * lands in one rate-limit window. */
+/* Wait until early in a monotonic second, so a burst of lines lands in
+ * one rate-limit window. */
 static void
 align_second(void)
 {
-	struct timespec	 ts;
-
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (ts.tv_nsec < 200000000)
-			return;
+	while (clock_mono_ms() % 1000 >= 200)
 		usleep(10000);
-	}
 }
 
 static void
 next_second(void)
 {
-	struct timespec	 a, b;
+	uint64_t	 a = clock_mono_ms() / 1000;
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	do {
+	do
 		usleep(10000);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-	} while (b.tv_sec == a.tv_sec);
+	while (clock_mono_ms() / 1000 == a);
 }
 
 START_TEST(rate_limit)

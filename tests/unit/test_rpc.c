@@ -27,6 +27,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -104,10 +105,7 @@ log_text(void)
 static int64_t
 mono_ms(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_mono_ms();
 }
 
 /* ---- a fake dataplane service ------------------------------------- */
@@ -890,6 +888,7 @@ START_TEST(reject_fields_wire_compatible)
 		{ &dpmp__pool_status__descriptor, "rejected_by_reason", 11 },
 		{ &dpmp__event__descriptor, "reason", 8 },
 		{ &dpmp__event__descriptor, "where", 11 },
+		{ &dpmp__event__descriptor, "mono_ms", 12 },
 	};
 	size_t		 i;
 
