@@ -510,7 +510,7 @@ host_name_ok(const char *s)
 
 	if (strcmp(s, "*") == 0)
 		return true;
-	if (*s == '\0' || *s == '.')
+	if (*s == '\0' || *s == '.' || s[strlen(s) - 1] == '.')
 		return false;
 	for (p = s; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&

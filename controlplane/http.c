@@ -193,6 +193,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	req.path = url;
 	req.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
 	req.body = hr->body;
 	req.body_len = hr->len;
 	req.body_too_large = hr->too_large;
@@ -480,6 +482,8 @@ listener_start(struct http *http, struct http_listener *l, const char *name,
 	l->fd = -1;
 	LIST_INIT(&l->refusing);
 	cp_http_refused(http->cp, name, "limit", 0);
+	if (scope == API_SCOPE_ALL)
+		cp_http_refused(http->cp, name, "host", 0);
 	if ((l->fd = listen_socket(host, port, err, sizeof(err))) == -1) {
 		log_error("http_listen_failed", "{s:s,s:s}", "listener", name,
 		    "error", err);

@@ -325,6 +325,9 @@ static const struct {
 	  "\"http\": {\"allowed_hosts\": [\"\"]}}",
 	  "http.allowed_hosts[0]: must be a host name without port" },
 	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"dpmp.lan.\"]}}",
+	  "http.allowed_hosts[0]: must be a host name without port" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
 	  "\"http\": {\"allowed_hosts\": [\"a\", \"b\", \"c\", \"d\", "
 	  "\"e\", \"f\", \"g\", \"h\", \"i\", \"j\", \"k\", \"l\", \"m\", "
 	  "\"n\", \"o\", \"p\", \"q\"]}}",
