@@ -501,6 +501,74 @@ parse_upstream(const json_t *o, struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A name as a browser puts it in Host: letters, digits, '-', '.', '_';
+ * no port, no brackets.  "*" alone switches the check off. */
+static bool
+host_name_ok(const char *s)
+{
+	const char *p;
+
+	if (strcmp(s, "*") == 0)
+		return true;
+	if (*s == '\0' || *s == '.' || s[strlen(s) - 1] == '.')
+		return false;
+	for (p = s; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_')
+			return false;
+	return true;
+}
+
+static int
+parse_allowed_hosts(const json_t *o, struct config *cfg, char *err,
+    size_t errlen)
+{
+	const json_t	*v = get(o, "allowed_hosts"), *h;
+	char		 path[PATH_MAX_LEN];
+	size_t		 i;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return fail(err, errlen, "http.allowed_hosts",
+		    "must be an array of host names");
+	if (json_array_size(v) > CONFIG_MAX_HOSTS)
+		return fail(err, errlen, "http.allowed_hosts",
+		    "more than %d names", CONFIG_MAX_HOSTS);
+	json_array_foreach(v, i, h) {
+		snprintf(path, sizeof(path), "http.allowed_hosts[%zu]", i);
+		if (!json_is_string(h))
+			return fail(err, errlen, path, "must be a string");
+		if (json_string_length(h) >= CONFIG_STR_MAX)
+			return fail(err, errlen, path,
+			    "longer than %d characters", CONFIG_STR_MAX - 1);
+		/* "dpmp.lan:8855" would never match: Host is compared
+		 * without its port */
+		if (!host_name_ok(json_string_value(h)))
+			return fail(err, errlen, path, "must be a host name "
+			    "without port (letters, digits, '-', '.'), or \"*\"");
+		set_str(cfg->http_allowed_hosts[i],
+		    sizeof(cfg->http_allowed_hosts[i]), json_string_value(h));
+	}
+	cfg->n_http_allowed_hosts = json_array_size(v);
+	return 0;
+}
+
+static int
+parse_http(const json_t *o, struct config *cfg, char *err, size_t errlen)
+{
+	if (get_string(o, "http", "host", cfg->http_host,
+	    sizeof(cfg->http_host), err, errlen) == -1 ||
+	    get_port(o, "http", "port", &cfg->http_port, err, errlen) == -1 ||
+	    get_string(o, "http", "token", cfg->http_token,
+	    sizeof(cfg->http_token), err, errlen) == -1 ||
+	    get_uint(o, "http", "idle_timeout_seconds", 1, 3600,
+	    &cfg->http_idle_timeout, err, errlen) == -1 ||
+	    parse_allowed_hosts(o, cfg, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 parse_limits(const json_t *o, struct config *cfg, char *err, size_t errlen)
 {
@@ -622,6 +690,7 @@ config_defaults(struct config *cfg)
 	cfg->metrics_per_worker = false;
 	set_str(cfg->http_host, sizeof(cfg->http_host), "127.0.0.1");
 	cfg->http_port = 8855;
+	cfg->http_idle_timeout = 15;
 	set_str(cfg->state_dir, sizeof(cfg->state_dir), "./state");
 	set_str(cfg->ipc_dataplane, sizeof(cfg->ipc_dataplane),
 	    "ipc://./state/dataplane.ipc");
@@ -684,12 +753,7 @@ load_into(const json_t *root, struct config *cfg, char *err, size_t errlen)
 
 	if (get_section(root, NULL, "http", &sec, err, errlen) == -1)
 		return -1;
-	if (sec != NULL &&
-	    (get_string(sec, "http", "host", cfg->http_host,
-	    sizeof(cfg->http_host), err, errlen) == -1 ||
-	    get_port(sec, "http", "port", &cfg->http_port, err, errlen) == -1 ||
-	    get_string(sec, "http", "token", cfg->http_token,
-	    sizeof(cfg->http_token), err, errlen) == -1))
+	if (sec != NULL && parse_http(sec, cfg, err, errlen) == -1)
 		return -1;
 
 	if (get_string(root, NULL, "state_dir", cfg->state_dir,
@@ -852,6 +916,23 @@ json_secret(const char *s, bool mask)
 	return json_string(mask && s[0] != '\0' ? "***" : s);
 }
 
+static json_t *
+hosts_json(const struct config *cfg)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < cfg->n_http_allowed_hosts; i++)
+		if (json_array_append_new(a,
+		    json_string(cfg->http_allowed_hosts[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 json_t *
 config_to_json(const struct config *cfg, bool mask_secrets)
 {
@@ -906,9 +987,11 @@ config_to_json(const struct config *cfg, bool mask_secrets)
 	    "{s:b,s:s,s:i,s:b}", "enabled", (int)cfg->metrics_enabled,
 	    "host", cfg->metrics_host, "port", (int)cfg->metrics_port,
 	    "per_worker", (int)cfg->metrics_per_worker)) == -1 ||
-	    json_object_set_new(root, "http", json_pack("{s:s,s:i,s:o}",
+	    json_object_set_new(root, "http", json_pack("{s:s,s:i,s:o,s:i,s:o}",
 	    "host", cfg->http_host, "port", (int)cfg->http_port,
-	    "token", json_secret(cfg->http_token, mask_secrets))) == -1 ||
+	    "token", json_secret(cfg->http_token, mask_secrets),
+	    "idle_timeout_seconds", (int)cfg->http_idle_timeout,
+	    "allowed_hosts", hosts_json(cfg))) == -1 ||
 	    json_object_set_new(root, "state_dir",
 	    json_string(cfg->state_dir)) == -1 ||
 	    json_object_set_new(root, "ipc", json_pack("{s:s,s:s,s:s}",

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_POOLS	16
 #define CONFIG_KEY_MAX		32
 #define CONFIG_STR_MAX		256
+#define CONFIG_MAX_HOSTS	16	/* http.allowed_hosts entries */
 
 enum upstream_mode {
 	UPSTREAM_PER_MINER = 0,
@@ -50,6 +51,11 @@ struct config {
 	char		 http_host[CONFIG_STR_MAX];	/* default 127.0.0.1 */
 	uint16_t	 http_port;			/* default 8855 */
 	char		 http_token[CONFIG_STR_MAX];	/* "" = writes refused */
+	/* Host names the UI/API answers to besides IP literals and
+	 * localhost; "*" turns the check off */
+	char		 http_allowed_hosts[CONFIG_MAX_HOSTS][CONFIG_STR_MAX];
+	size_t		 n_http_allowed_hosts;
+	unsigned	 http_idle_timeout;		/* seconds, default 15 */
 	/* nng endpoints */
 	char		 state_dir[CONFIG_STR_MAX];	/* default ./state */
 	char		 ipc_dataplane[CONFIG_STR_MAX];	/* req/rep, dp listens */

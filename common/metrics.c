@@ -42,6 +42,9 @@ static const struct metric_family families[] = {
 	{ M_MESSAGES, METRIC_COUNTER, "Stratum messages by side and direction" },
 	{ M_IPC_RESTARTS, METRIC_COUNTER,
 	  "Dataplane IPC listeners opened again after nng stopped accepting" },
+	{ M_HTTP_REFUSED, METRIC_COUNTER,
+	  "Controlplane HTTP refusals: limit = at the connection cap (503), "
+	  "host = Host not allowed (421)" },
 	{ M_WORKER_ACCEPTED, METRIC_COUNTER,
 	  "Accepted shares per worker (metrics.per_worker)" },
 	{ M_WORKER_ACCEPTED_DIFF, METRIC_COUNTER,

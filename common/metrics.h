@@ -44,6 +44,7 @@ struct metric_family {
 #define M_LIMIT_HITS		"dpmp_limit_hits_total"
 #define M_MESSAGES		"dpmp_messages_total"
 #define M_IPC_RESTARTS		"dpmp_ipc_listener_restarts_total"
+#define M_HTTP_REFUSED		"dpmp_http_refused_total"
 #define M_WORKER_ACCEPTED	"dpmp_worker_shares_accepted_total"
 #define M_WORKER_ACCEPTED_DIFF	"dpmp_worker_accepted_difficulty_total"
 

@@ -1,3 +1,5 @@
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,72 @@ api_auth_ok(const char *token, const char *header)
 	SHA256((const unsigned char *)token, strlen(token), want);
 	SHA256((const unsigned char *)given, strlen(given), got);
 	return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
+}
+
+/* ---- Host --------------------------------------------------------------- */
+
+/* What follows ':' in Host: digits, possibly none (RFC 3986 3.2.3). */
+static bool
+port_ok(const char *p)
+{
+	size_t n;
+
+	for (n = 0; p[n] != '\0'; n++)
+		if (p[n] < '0' || p[n] > '9' || n == 5)
+			return false;
+	return true;
+}
+
+/*
+ * DNS rebinding: a page from elsewhere points a name it controls at this
+ * address, and the victim's browser then talks to us as that name, with
+ * its Host header.  So only names that cannot be rebound (IP literals,
+ * localhost) and the ones the operator listed are served.  No Host at
+ * all is not a browser (MHD answers HTTP/1.1 without one with 400).
+ */
+bool
+api_host_ok(const struct config *cfg, const char *host)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 name[CONFIG_STR_MAX];
+	const char	*end;
+	size_t		 len, i;
+
+	if (host == NULL)
+		return true;
+	if (*host == '[') {
+		/* an IPv6 literal, the only form with ':' inside */
+		if ((end = strchr(host, ']')) == NULL)
+			return false;
+		len = (size_t)(end - host - 1);
+		if (len == 0 || len >= sizeof(name) ||
+		    (end[1] != '\0' && (end[1] != ':' || !port_ok(end + 2))))
+			return false;
+		memcpy(name, host + 1, len);
+		name[len] = '\0';
+		return inet_pton(AF_INET6, name, &a6) == 1;
+	}
+	if ((end = strchr(host, ':')) != NULL && !port_ok(end + 1))
+		return false;
+	len = end != NULL ? (size_t)(end - host) : strlen(host);
+	if (len == 0 || len >= sizeof(name))
+		return false;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	/* "localhost." is the same name, fully qualified */
+	if (name[len - 1] == '.')
+		name[--len] = '\0';
+	if (len == 0)
+		return false;
+	if (inet_pton(AF_INET, name, &a4) == 1 ||
+	    strcasecmp(name, "localhost") == 0)
+		return true;
+	for (i = 0; i < cfg->n_http_allowed_hosts; i++)
+		if (strcmp(cfg->http_allowed_hosts[i], "*") == 0 ||
+		    strcasecmp(cfg->http_allowed_hosts[i], name) == 0)
+			return true;
+	return false;
 }
 
 /* ---- request bodies ----------------------------------------------------- */
@@ -487,6 +555,17 @@ api_handle(struct cp *cp, enum api_scope scope, const struct api_req *req,
 	bool			 path_known = false;
 
 	memset(resp, 0, sizeof(*resp));
+	/* before routing: a rebound name learns nothing, not even a 404.
+	 * The metrics listener serves any name (Prometheus scrapes by IP
+	 * or by whatever name its targets say). */
+	if (scope == API_SCOPE_ALL && !api_host_ok(cp_config(cp), req->host)) {
+		cp_http_refused(cp, "http", "host", 1);
+		log_warn("http_host_refused", "{s:s%}", "host", req->host,
+		    strnlen(req->host, 128));
+		resp_error(resp, 421, "this server does not answer to that "
+		    "Host name (http.allowed_hosts)");
+		return;
+	}
 	/* HEAD is GET without the body; the server drops the body */
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";

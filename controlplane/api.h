@@ -13,6 +13,7 @@
 /* Request bodies larger than this get 413. */
 #define API_MAX_BODY	(64u * 1024)
 
+struct config;
 struct cp;
 
 /* The metrics listener serves /metrics and nothing else. */
@@ -25,6 +26,7 @@ struct api_req {
 	const char	*method;
 	const char	*path;		/* decoded, without the query */
 	const char	*auth;		/* Authorization, or NULL */
+	const char	*host;		/* Host, or NULL */
 	const char	*body;
 	size_t		 body_len;
 	bool		 body_too_large;
@@ -45,6 +47,9 @@ struct api_resp {
 void	api_handle(struct cp *cp, enum api_scope scope,
 	    const struct api_req *req, struct api_resp *resp);
 void	api_resp_free(struct api_resp *resp);
+/* Whether the UI/API answers a request with this Host header: IP
+ * literals, localhost, http.allowed_hosts; NULL (no header) passes. */
+bool	api_host_ok(const struct config *cfg, const char *host);
 /* Constant-time check of "Bearer <token>" against the configured token;
  * false when no token is configured. */
 bool	api_auth_ok(const char *token, const char *header);

@@ -77,6 +77,10 @@ struct cp {
 	uint64_t		 gen;
 	struct sched_move	*moves;
 	size_t			 moves_cap;
+
+	/* what the HTTP listeners turned away */
+	struct metrics_refusal	 refusals[CP_REFUSAL_SERIES];
+	size_t			 n_refusals;
 };
 
 static json_t	*json_num(double);
@@ -1478,6 +1482,35 @@ cp_metrics(struct cp *cp, size_t *len)
 	in.n_pools = cp->cfg->n_pools;
 	in.state = cp->state;
 	in.counters = cp->counters;
+	in.refusals = cp->refusals;
+	in.n_refusals = cp->n_refusals;
 	return metrics_render(&in, len);
+}
+
+void
+cp_http_refused(struct cp *cp, const char *listener, const char *reason,
+    uint64_t n)
+{
+	struct metrics_refusal	*r;
+	size_t			 i;
+
+	for (i = 0; i < cp->n_refusals; i++) {
+		r = &cp->refusals[i];
+		if (strcmp(r->listener, listener) == 0 &&
+		    strcmp(r->reason, reason) == 0) {
+			r->count += n;
+			return;
+		}
+	}
+	if (cp->n_refusals == CP_REFUSAL_SERIES) {
+		/* a new listener or reason without a bigger table */
+		log_warn("metric_series_dropped", "{s:s,s:s,s:s}", "metric",
+		    M_HTTP_REFUSED, "listener", listener, "reason", reason);
+		return;
+	}
+	r = &cp->refusals[cp->n_refusals++];
+	r->listener = listener;
+	r->reason = reason;
+	r->count = n;
 }
 

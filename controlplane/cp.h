@@ -27,6 +27,7 @@
 #define CP_MAX_PINS		10000
 #define CP_MAX_WEIGHT		1e9	/* keeps weight sums finite */
 #define CP_WORKER_MAX		256	/* longest worker name pinned */
+#define CP_REFUSAL_SERIES	4	/* listener x reason pairs counted */
 
 /* How a live change failed: the caller's input (HTTP 400/404,
  * INVALID_ARGUMENT/NOT_FOUND) or something here (HTTP 500, INTERNAL). */
@@ -95,5 +96,11 @@ int	cp_status_build(struct cp *cp, struct cp_status *st);
 void	cp_status_release(struct cp_status *st);
 /* /metrics text (malloc'd, length in *len), or NULL. */
 char	*cp_metrics(struct cp *cp, size_t *len);
+/* n more refusals by an HTTP listener ("http", "metrics") for a reason
+ * ("limit", "host"), for dpmp_http_refused_total.  n = 0 declares the
+ * series so it is exported as 0 before the first refusal.  Both strings
+ * must outlive the cp (literals). */
+void	cp_http_refused(struct cp *cp, const char *listener,
+	    const char *reason, uint64_t n);
 
 #endif

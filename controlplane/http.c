@@ -1,4 +1,5 @@
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -25,13 +26,42 @@
 			"connect-src 'self'; base-uri 'none'; " \
 			"form-action 'none'; frame-ancestors 'none'"
 
+/*
+ * A connection turned away at the cap.  It has its 503 and our FIN; we
+ * read and drop what the client still sends until it closes or the
+ * linger runs out, because closing a socket with unread input sends a
+ * reset that can destroy the 503 before the client reads it (RFC 9112,
+ * 9.6: close in stages).
+ */
+struct http_refusal {
+	struct http_listener		*l;
+	LIST_ENTRY(http_refusal)	 entry;
+	struct event			*ev;
+	int				 fd;
+	size_t				 drained;
+};
+
+/* Whether the listener is turning connections away; only changed in
+ * listener_set_state, which logs it. */
+enum http_state {
+	HTTP_SERVING = 0,
+	HTTP_AT_CAP,
+};
+
 struct http_listener {
 	struct http		*http;
 	struct MHD_Daemon	*mhd;
 	enum api_scope		 scope;
 	const char		*name;		/* "http", "metrics" */
+	enum http_state		 state;
+	uint64_t		 refused;	/* since the state changed */
+	int			 fd;		/* listen socket: ours */
+	struct event		*ev_accept;
+	struct event		*ev_resume;	/* accept paused: no fds */
 	struct event		*ev_io;		/* MHD's epoll fd */
 	struct event		*ev_timer;	/* MHD_get_timeout */
+	LIST_HEAD(, http_refusal) refusing;
+	size_t			 n_refusing;
 };
 
 struct http {
@@ -164,6 +194,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	req.path = url;
 	req.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
 	req.body = hr->body;
 	req.body_len = hr->len;
 	req.body_too_large = hr->too_large;
@@ -220,6 +252,185 @@ on_io(evutil_socket_t fd, short what, void *arg)
 	listener_run(arg);
 }
 
+/* ---- the cap ------------------------------------------------------------ */
+
+static void
+listener_set_state(struct http_listener *l, enum http_state state)
+{
+	if (l->state == state)
+		return;
+	if (state == HTTP_AT_CAP)
+		log_warn("http_at_capacity", "{s:s,s:i}", "listener", l->name,
+		    "max_connections", HTTP_MAX_CONNECTIONS);
+	else
+		log_info("http_below_capacity", "{s:s,s:I}", "listener",
+		    l->name, "refused", (json_int_t)l->refused);
+	l->state = state;
+	l->refused = 0;
+}
+
+/* Connections MHD holds; this also reaps the ones it has closed. */
+static unsigned
+listener_connections(struct http_listener *l)
+{
+	const union MHD_DaemonInfo *info;
+
+	info = MHD_get_daemon_info(l->mhd,
+	    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : HTTP_MAX_CONNECTIONS;
+}
+
+static void
+refusal_close(struct http_refusal *r)
+{
+	LIST_REMOVE(r, entry);
+	r->l->n_refusing--;
+	event_free(r->ev);
+	close(r->fd);
+	free(r);
+}
+
+static void
+on_refusal(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_refusal	*r = arg;
+	char			 buf[2048];
+	ssize_t			 n;
+
+	if (what & EV_TIMEOUT) {
+		refusal_close(r);
+		return;
+	}
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n > 0) {
+			r->drained += (size_t)n;
+			if (r->drained > HTTP_REFUSE_DRAIN)
+				break;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;		/* closed by the client, or an error */
+	}
+	refusal_close(r);
+}
+
+/* Answer 503 on fd without reading the request (a server may answer
+ * early), then close it, lingering when there is room to. */
+static void
+refuse(struct http_listener *l, int fd)
+{
+	static const char	 body[] = "too many connections, retry\n";
+	struct http_refusal	*r = NULL;
+	struct timeval		 tv;
+	char			 msg[256];
+	int			 n;
+
+	listener_set_state(l, HTTP_AT_CAP);
+	l->refused++;
+	cp_http_refused(l->http->cp, l->name, "limit", 1);
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+	    "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
+	    sizeof(body) - 1, body);
+	/* a fresh socket's send buffer takes it whole; a short write only
+	 * costs this client its 503 */
+	(void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	if (l->n_refusing >= HTTP_MAX_REFUSING ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		goto drop;
+	r->l = l;
+	r->fd = fd;
+	r->ev = event_new(l->http->base, fd, EV_READ | EV_PERSIST, on_refusal,
+	    r);
+	tv.tv_sec = HTTP_REFUSE_LINGER_MS / 1000;
+	tv.tv_usec = (HTTP_REFUSE_LINGER_MS % 1000) * 1000;
+	if (r->ev == NULL || event_add(r->ev, &tv) == -1)
+		goto drop;
+	LIST_INSERT_HEAD(&l->refusing, r, entry);
+	l->n_refusing++;
+	return;
+drop:
+	if (r != NULL && r->ev != NULL)
+		event_free(r->ev);
+	free(r);
+	close(fd);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(l->ev_accept, NULL) == -1)
+		log_error("http_accept_failed", "{s:s,s:s}", "listener",
+		    l->name, "error", "cannot watch the listen socket");
+}
+
+/*
+ * We accept, not MHD: MHD 0.9.75 in external epoll mode takes its listen
+ * socket out of its epoll set at the connection limit and puts it back
+ * only at the start of a later MHD_run, which never comes once the
+ * connections that were open have closed; the port then stays silent
+ * for good.  Our listen socket is always watched, and what is above the
+ * cap gets an answer instead of waiting in the backlog.
+ */
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct http_listener	*l = arg;
+	struct sockaddr_storage	 ss;
+	struct timeval		 tv;
+	socklen_t		 sslen;
+	int			 fd, i;
+	bool			 added = false;
+
+	(void)what;
+	for (i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+		sslen = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			/* out of descriptors or memory: the socket stays
+			 * readable, so stop watching it for a while rather
+			 * than spin */
+			log_warn("http_accept_paused", "{s:s,s:s,s:i}",
+			    "listener", l->name, "error", strerror(errno),
+			    "ms", HTTP_ACCEPT_PAUSE_MS);
+			event_del(l->ev_accept);
+			tv.tv_sec = HTTP_ACCEPT_PAUSE_MS / 1000;
+			tv.tv_usec = (HTTP_ACCEPT_PAUSE_MS % 1000) * 1000;
+			evtimer_add(l->ev_resume, &tv);
+			break;
+		}
+		if (listener_connections(l) >= HTTP_MAX_CONNECTIONS) {
+			refuse(l, fd);
+			continue;
+		}
+		listener_set_state(l, HTTP_SERVING);
+		/* MHD owns fd from here, and closes it on failure */
+		if (MHD_add_connection(l->mhd, fd, (struct sockaddr *)&ss,
+		    sslen) == MHD_YES)
+			added = true;
+		else
+			log_warn("http_accept_failed", "{s:s,s:s}", "listener",
+			    l->name, "error", strerror(errno));
+	}
+	/* MHD reads the new connections on its next run */
+	if (added)
+		listener_run(l);
+}
+
 static int
 listen_socket(const char *host, uint16_t port, char *err, size_t errlen)
 {
@@ -246,7 +457,7 @@ listen_socket(const char *host, uint16_t port, char *err, size_t errlen)
 		/* a restart must not wait for TIME_WAIT to clear */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 64) == 0)
+		    listen(fd, HTTP_BACKLOG) == 0)
 			break;
 		saved = errno;
 		close(fd);
@@ -265,28 +476,32 @@ listener_start(struct http *http, struct http_listener *l, const char *name,
 {
 	const union MHD_DaemonInfo	*info;
 	char				 err[256];
-	int				 fd;
 
 	l->http = http;
 	l->name = name;
 	l->scope = scope;
-	if ((fd = listen_socket(host, port, err, sizeof(err))) == -1) {
+	l->fd = -1;
+	LIST_INIT(&l->refusing);
+	cp_http_refused(http->cp, name, "limit", 0);
+	if (scope == API_SCOPE_ALL)
+		cp_http_refused(http->cp, name, "host", 0);
+	if ((l->fd = listen_socket(host, port, err, sizeof(err))) == -1) {
 		log_error("http_listen_failed", "{s:s,s:s}", "listener", name,
 		    "error", err);
 		return -1;
 	}
-	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, on_request, l,
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	    MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, l,
 	    /* first, or MHD prints what comes before it to stderr */
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_SECONDS,
+	    /* since the last byte either way: idle and slow clients */
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)cp_config(http->cp)->http_idle_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 	    MHD_OPTION_END);
 	if (l->mhd == NULL) {
-		close(fd);
 		log_error("http_listen_failed", "{s:s,s:s}", "listener", name,
 		    "error", "MHD_start_daemon failed");
 		return -1;
@@ -300,8 +515,12 @@ listener_start(struct http *http, struct http_listener *l, const char *name,
 	l->ev_io = event_new(http->base, info->epoll_fd, EV_READ | EV_PERSIST,
 	    on_io, l);
 	l->ev_timer = evtimer_new(http->base, on_io, l);
-	if (l->ev_io == NULL || l->ev_timer == NULL ||
-	    event_add(l->ev_io, NULL) == -1)
+	l->ev_accept = event_new(http->base, l->fd, EV_READ | EV_PERSIST,
+	    on_accept, l);
+	l->ev_resume = evtimer_new(http->base, on_resume, l);
+	if (l->ev_io == NULL || l->ev_timer == NULL || l->ev_accept == NULL ||
+	    l->ev_resume == NULL || event_add(l->ev_io, NULL) == -1 ||
+	    event_add(l->ev_accept, NULL) == -1)
 		return -1;
 	log_info("http_listening", "{s:s,s:s,s:i}", "listener", name, "host",
 	    host, "port", (int)port);
@@ -340,17 +559,27 @@ err:
 void
 http_free(struct http *http)
 {
-	size_t i;
+	struct http_listener	*l;
+	size_t			 i;
 
 	if (http == NULL)
 		return;
 	for (i = 0; i < http->n; i++) {
-		if (http->l[i].ev_io != NULL)
-			event_free(http->l[i].ev_io);
-		if (http->l[i].ev_timer != NULL)
-			event_free(http->l[i].ev_timer);
-		if (http->l[i].mhd != NULL)
-			MHD_stop_daemon(http->l[i].mhd);
+		l = &http->l[i];
+		while (!LIST_EMPTY(&l->refusing))
+			refusal_close(LIST_FIRST(&l->refusing));
+		if (l->ev_accept != NULL)
+			event_free(l->ev_accept);
+		if (l->ev_resume != NULL)
+			event_free(l->ev_resume);
+		if (l->ev_io != NULL)
+			event_free(l->ev_io);
+		if (l->ev_timer != NULL)
+			event_free(l->ev_timer);
+		if (l->mhd != NULL)
+			MHD_stop_daemon(l->mhd);
+		if (l->fd != -1)
+			close(l->fd);
 	}
 	free(http);
 }

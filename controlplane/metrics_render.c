@@ -318,6 +318,23 @@ gen_target(struct buf *b, const struct metrics_input *in)
 		    in->pools[i].target);
 }
 
+static void
+gen_http_refused(struct buf *b, const struct metrics_input *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->n_refusals; i++) {
+		const struct lbl l[] = {
+			{ "listener", in->refusals[i].listener },
+			{ "reason", in->refusals[i].reason },
+			{ NULL, NULL },
+		};
+
+		sample(b, M_HTTP_REFUSED, NULL, l, NULL, 0, NULL,
+		    (double)in->refusals[i].count);
+	}
+}
+
 /* Families whose samples the controlplane computes itself; any sample of
  * the same name in the dataplane's counters is ignored so a series is
  * never exposed twice. */
@@ -336,6 +353,7 @@ static const struct {
 	{ M_POOL_WEIGHT,	gen_weight },
 	{ M_SCHED_SHARE,	gen_share },
 	{ M_SCHED_TARGET,	gen_target },
+	{ M_HTTP_REFUSED,	gen_http_refused },
 };
 
 /* ---- families passed through from GetCounters ----------------------- */

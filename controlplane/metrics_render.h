@@ -9,6 +9,7 @@
 #define DPMP_CP_METRICS_RENDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dpmp.pb-c.h"
 
@@ -24,10 +25,19 @@ struct metrics_pool {
 	double		 target;	/* weight share in force, 0..1 */
 };
 
+/* One series of dpmp_http_refused_total. */
+struct metrics_refusal {
+	const char	*listener;	/* "http", "metrics" */
+	const char	*reason;	/* "limit", "host" */
+	uint64_t	 count;
+};
+
 struct metrics_input {
 	const char		*version;
 	const struct metrics_pool *pools;	/* config order */
 	size_t			 n_pools;
+	const struct metrics_refusal *refusals;
+	size_t			 n_refusals;
 	const Dpmp__State	*state;		/* NULL: no dataplane */
 	const Dpmp__Counters	*counters;	/* NULL: none yet */
 };

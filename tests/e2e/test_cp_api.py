@@ -161,6 +161,34 @@ def _(env):
     assert call(cfg, "PUT", "/api/v1/weights", w, token=TOKEN)[0] == 200
 
 
+@t.check("Host: IP literals, localhost and http.allowed_hosts are served, others 421")
+def _(env):
+    cfg = config(env)
+    cfg["http"]["allowed_hosts"] = ["dpmp.lan"]
+    start(env, cfg)
+    port = cfg["http"]["port"]
+    for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "localhost",
+                 "[::1]:%d" % port, "dpmp.lan:%d" % port, "DPMP.LAN"):
+        st, _, body = call(cfg, "GET", "/api/v1/status", headers={"Host": host})
+        assert st == 200, (host, st, body)
+    # a rebound name: refused before routing, and even with the token
+    for host in ("evil.example:%d" % port, "dpmp.lan.evil.example", "localhost.evil.example"):
+        st, _, body = call(cfg, "GET", "/api/v1/status", headers={"Host": host})
+        assert st == 421 and "http.allowed_hosts" in body["error"], (host, st, body)
+    st, _, _ = call(cfg, "PUT", "/api/v1/weights", {"weights": {"A": 1, "B": 1}},
+                    token=TOKEN, headers={"Host": "evil.example"})
+    assert st == 421
+    assert call(cfg, "GET", "/api/v1/weights")[2] == {"weights": {"A": 70, "B": 30}}
+    st, _, _ = call(cfg, "GET", "/", headers={"Host": "evil.example"})
+    assert st == 421
+    # the metrics listener answers to any name, and counts the refusals
+    url = "http://127.0.0.1:%d/metrics" % cfg["metrics"]["port"]
+    req = urllib.request.Request(url, headers={"Host": "prometheus-target.example"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read().decode()
+    assert 'dpmp_http_refused_total{listener="http",reason="host"} 5\n' in text, text
+
+
 @t.check("no token configured: every write is refused with 401")
 def _(env):
     cfg = config(env)
@@ -205,7 +233,7 @@ def _(env):
     cfg = config(env)
     p = start(env, cfg)
     s = socket.create_connection(("127.0.0.1", cfg["http"]["port"]), timeout=10)
-    s.sendall(("PUT /api/v1/weights HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+    s.sendall(("PUT /api/v1/weights HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % TOKEN).encode())
     chunk = b"x" * 8192
     try:

@@ -90,6 +90,8 @@ START_TEST(v2_config_loads)
 	ck_assert_str_eq(cfg.http_host, "127.0.0.1");
 	ck_assert_uint_eq(cfg.http_port, 8855);
 	ck_assert_str_eq(cfg.http_token, "");
+	ck_assert_uint_eq(cfg.n_http_allowed_hosts, 0);
+	ck_assert_uint_eq(cfg.http_idle_timeout, 15);
 	ck_assert_str_eq(cfg.state_dir, "./state");
 	ck_assert_str_eq(cfg.ipc_dataplane, "ipc://./state/dataplane.ipc");
 	ck_assert_str_eq(cfg.ipc_events, "ipc://./state/events.ipc");
@@ -125,6 +127,10 @@ START_TEST(full_config_loads)
 	ck_assert_str_eq(cfg.http_host, "0.0.0.0");
 	ck_assert_uint_eq(cfg.http_port, 8080);
 	ck_assert_str_eq(cfg.http_token, "s3cret-token");
+	ck_assert_uint_eq(cfg.http_idle_timeout, 20);
+	ck_assert_uint_eq(cfg.n_http_allowed_hosts, 2);
+	ck_assert_str_eq(cfg.http_allowed_hosts[0], "dpmp.lan");
+	ck_assert_str_eq(cfg.http_allowed_hosts[1], "rig-proxy.example.org");
 	ck_assert_str_eq(cfg.state_dir, "/var/lib/dpmp");
 	/* given ones are kept, the others follow state_dir */
 	ck_assert_str_eq(cfg.ipc_control, "ipc:///run/dpmp/control.ipc");
@@ -303,6 +309,29 @@ static const struct {
 	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
 	  "\"http\": {\"port\": 65536}}",
 	  "http.port: must be an integer 1..65535" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"idle_timeout_seconds\": 0}}",
+	  "http.idle_timeout_seconds: must be an integer 1..3600" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": \"dpmp.lan\"}}",
+	  "http.allowed_hosts: must be an array of host names" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"ok\", 5]}}",
+	  "http.allowed_hosts[1]: must be a string" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"dpmp.lan:8855\"]}}",
+	  "http.allowed_hosts[0]: must be a host name without port" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"\"]}}",
+	  "http.allowed_hosts[0]: must be a host name without port" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"dpmp.lan.\"]}}",
+	  "http.allowed_hosts[0]: must be a host name without port" },
+	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
+	  "\"http\": {\"allowed_hosts\": [\"a\", \"b\", \"c\", \"d\", "
+	  "\"e\", \"f\", \"g\", \"h\", \"i\", \"j\", \"k\", \"l\", \"m\", "
+	  "\"n\", \"o\", \"p\", \"q\"]}}",
+	  "http.allowed_hosts: more than 16 names" },
 	{ "{\"pools\": {\"A\": {\"host\": \"h\", \"port\": 1}}, "
 	  "\"upstream\": {\"mode\": \"bogus\"}}",
 	  "upstream.mode: must be \"per_miner\" or \"aggregate\"" },

@@ -20,6 +20,7 @@ static FILE		*logfp;
 static struct cp	*cp;
 static struct api_resp	 resp;
 static json_t		*reply;
+static const char	*host_header;	/* the next requests' Host */
 
 static void
 rm_rf(const char *path)
@@ -39,10 +40,10 @@ make_cp(const char *token)
 	char		 err[256];
 	json_t		*root;
 
-	root = json_pack("{s:s,s:{s:s},s:{s:{s:s,s:s,s:i,s:s,s:s,s:s},"
+	root = json_pack("{s:s,s:{s:s,s:[s]},s:{s:{s:s,s:s,s:i,s:s,s:s,s:s},"
 	    "s:{s:s,s:i}},s:{s:i,s:i}}",
 	    "state_dir", dir,
-	    "http", "token", token,
+	    "http", "token", token, "allowed_hosts", "dpmp.lan",
 	    "pools",
 	    "A", "name", "ocean", "host", "a.example", "port", 3333,
 	    "wallet", "wa", "password", "pa", "chain", "BTC",
@@ -69,6 +70,7 @@ setup(void)
 	cp = make_cp("tok");
 	memset(&resp, 0, sizeof(resp));
 	reply = NULL;
+	host_header = NULL;
 }
 
 static void
@@ -96,6 +98,7 @@ req_scope(enum api_scope scope, const char *method, const char *path,
 	req.method = method;
 	req.path = path;
 	req.auth = auth;
+	req.host = host_header;
 	req.body = body;
 	req.body_len = body != NULL ? strlen(body) : 0;
 	api_handle(cp, scope, &req, &resp);
@@ -170,6 +173,92 @@ START_TEST(metrics_listener_serves_only_metrics)
 	    "/api/v1/weights", AUTH, "{\"weights\":{\"A\":1}}"), 404);
 	/* and the main listener has it too */
 	ck_assert_uint_eq(req("GET", "/metrics", NULL, NULL), 200);
+}
+END_TEST
+
+/* ---- Host (DNS rebinding) ---------------------------------------------- */
+
+static const struct {
+	const char	*host;
+	bool		 ok;
+} hosts[] = {
+	{ NULL,				true },	/* HTTP/1.0, no header */
+	{ "127.0.0.1",			true },
+	{ "127.0.0.1:8855",		true },
+	{ "192.168.1.20:8855",		true },
+	{ "[::1]:8855",			true },
+	{ "[::1]",			true },
+	{ "[fe80::1]:80",		true },
+	{ "localhost",			true },
+	{ "LocalHost:8855",		true },
+	{ "localhost.:8855",		true },
+	{ "dpmp.lan",			true },	/* http.allowed_hosts */
+	{ "DPMP.lan:8855",		true },
+	{ "dpmp.lan.",			true },
+	{ "evil.example",		false },
+	{ "evil.example:8855",		false },
+	{ "dpmp.lan.evil.example",	false },
+	{ "localhost.evil.example",	false },
+	{ "127.0.0.1.evil.example",	false },
+	{ "",				false },
+	{ ":8855",			false },
+	{ ".",				false },
+	{ "127.0.0.1:88x",		false },
+	{ "127.0.0.1:123456",		false },
+	{ "::1",			false },	/* v6 needs brackets */
+	{ "[::1",			false },
+	{ "[::1]x",			false },
+	{ "[evil.example]",		false },
+	{ "[]:80",			false },
+};
+
+START_TEST(host_allow_list)
+{
+	ck_assert_msg(api_host_ok(cp_config(cp), hosts[_i].host) ==
+	    hosts[_i].ok, "Host \"%s\": want %s", hosts[_i].host ?
+	    hosts[_i].host : "(none)", hosts[_i].ok ? "served" : "refused");
+}
+END_TEST
+
+START_TEST(host_wildcard_allows_any)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	ck_assert(!api_host_ok(&cfg, "dpmp.lan"));
+	snprintf(cfg.http_allowed_hosts[0], sizeof(cfg.http_allowed_hosts[0]),
+	    "*");
+	cfg.n_http_allowed_hosts = 1;
+	ck_assert(api_host_ok(&cfg, "dpmp.lan:8855"));
+	/* still a Host, not garbage */
+	ck_assert(!api_host_ok(&cfg, "dpmp.lan:x"));
+}
+END_TEST
+
+START_TEST(foreign_host_gets_421_before_routing)
+{
+	char *text;
+
+	host_header = "evil.example:8855";
+	ck_assert_uint_eq(req("GET", "/api/v1/status", NULL, NULL), 421);
+	ck_assert_ptr_nonnull(strstr(error_text(), "http.allowed_hosts"));
+	/* no route is revealed, and no write goes through with the token */
+	ck_assert_uint_eq(req("GET", "/nope", NULL, NULL), 421);
+	ck_assert_uint_eq(req("PUT", "/api/v1/weights", AUTH,
+	    "{\"weights\":{\"A\":1}}"), 421);
+	ck_assert_uint_eq(req("GET", "/", NULL, NULL), 421);
+	/* the metrics listener serves any name */
+	ck_assert_uint_eq(req_scope(API_SCOPE_METRICS, "GET", "/metrics",
+	    NULL, NULL), 200);
+	/* and counts what the other one refused */
+	text = cp_metrics(cp, NULL);
+	ck_assert_ptr_nonnull(strstr(text, "dpmp_http_refused_total"
+	    "{listener=\"http\",reason=\"host\"} 4\n"));
+	free(text);
+	host_header = "localhost:8855";
+	ck_assert_uint_eq(req("GET", "/api/v1/status", NULL, NULL), 200);
+	host_header = "dpmp.lan";
+	ck_assert_uint_eq(req("GET", "/", NULL, NULL), 200);
 }
 END_TEST
 
@@ -476,6 +565,10 @@ cp_api_suite(void)
 	tcase_add_test(tc, wrong_method_405_with_allow);
 	tcase_add_test(tc, head_is_get);
 	tcase_add_test(tc, metrics_listener_serves_only_metrics);
+	tcase_add_loop_test(tc, host_allow_list, 0,
+	    sizeof(hosts) / sizeof(hosts[0]));
+	tcase_add_test(tc, host_wildcard_allows_any);
+	tcase_add_test(tc, foreign_host_gets_421_before_routing);
 	tcase_add_test(tc, status_without_dataplane);
 	tcase_add_test(tc, config_is_masked);
 	tcase_add_test(tc, static_assets);

@@ -405,6 +405,35 @@ START_TEST(state_gauges)
 }
 END_TEST
 
+START_TEST(http_refusals)
+{
+	static const struct metrics_refusal r[] = {
+		{ "http", "limit", 36 },
+		{ "http", "host", 0 },
+		{ "metrics", "limit", 2 },
+	};
+	struct metrics_input	 in;
+	char			*text;
+
+	memset(&in, 0, sizeof(in));
+	in.version = "1.2.3";
+	in.refusals = r;
+	in.n_refusals = 3;
+	text = metrics_render(&in, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(has_line(text, "# TYPE dpmp_http_refused_total counter"));
+	ck_assert(has_line(text,
+	    "dpmp_http_refused_total{listener=\"http\",reason=\"limit\"} 36"));
+	/* declared series are there at 0, before anything was refused */
+	ck_assert(has_line(text,
+	    "dpmp_http_refused_total{listener=\"http\",reason=\"host\"} 0"));
+	ck_assert(has_line(text, "dpmp_http_refused_total{listener="
+	    "\"metrics\",reason=\"limit\"} 2"));
+	ck_assert_int_eq(count_lines(text, "dpmp_http_refused_total{"), 3);
+	free(text);
+}
+END_TEST
+
 START_TEST(value_format)
 {
 	char buf[40];
@@ -446,6 +475,7 @@ cp_metrics_suite(void)
 	tcase_add_test(tc, histogram_buckets);
 	tcase_add_test(tc, histogram_with_mismatched_buckets_dropped);
 	tcase_add_test(tc, state_gauges);
+	tcase_add_test(tc, http_refusals);
 	tcase_add_test(tc, value_format);
 	suite_add_tcase(s, tc);
 	return s;
