@@ -26,31 +26,33 @@ now(clockid_t id, struct timespec *ts)
 		ts->tv_sec = ts->tv_nsec = 0;
 }
 
-uint64_t
-clock_mono_ms(void)
+/* A clock in units of 1/per_s seconds. */
+static uint64_t
+read_in(clockid_t id, uint64_t per_s)
 {
 	struct timespec	 ts;
 
-	now(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	now(id, &ts);
+	return (uint64_t)ts.tv_sec * per_s +
+	    (uint64_t)ts.tv_nsec / (1000000000 / per_s);
+}
+
+uint64_t
+clock_mono_ms(void)
+{
+	return read_in(CLOCK_MONOTONIC, 1000);
 }
 
 uint64_t
 clock_mono_us(void)
 {
-	struct timespec	 ts;
-
-	now(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return read_in(CLOCK_MONOTONIC, 1000000);
 }
 
 uint64_t
 clock_wall_ms(void)
 {
-	struct timespec	 ts;
-
-	now(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return read_in(CLOCK_REALTIME, 1000);
 }
 
 uint64_t

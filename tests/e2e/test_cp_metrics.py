@@ -85,6 +85,21 @@ def value(smp, metric, **labels):
 t = Runner("cp_metrics")
 
 
+def live_stack(env, a_args=()):
+    """Two simpools (A with a_args), the dataplane and the controlplane.
+    Returns (pool A, pool B, cfg, dataplane, controlplane)."""
+    pa, port_a = env.simpool("--name", "A", "--difficulty", "0.0001",
+                             *a_args)
+    pb, port_b = env.simpool("--name", "B", "--difficulty", "0.0001")
+    cfg = config(env, port_a, port_b)
+    os.makedirs(cfg["state_dir"])
+    dp = start(env, "dpmp-dataplane", cfg, "dataplane")
+    wait_port(cfg["listen"]["port"], proc=dp)
+    cp = start(env, "dpmp-controlplane", cfg, "controlplane")
+    wait_port(cfg["metrics"]["port"], proc=cp)
+    return pa, pb, cfg, dp, cp
+
+
 @t.check("no dataplane: valid exposition on both ports, only /metrics on the metrics port")
 def _(env):
     cfg = config(env)
@@ -132,14 +147,7 @@ def _(env):
 
 @t.check("live run: promtool clean and counters agree with the pools")
 def _(env):
-    pa, port_a = env.simpool("--name", "A", "--difficulty", "0.0001")
-    pb, port_b = env.simpool("--name", "B", "--difficulty", "0.0001")
-    cfg = config(env, port_a, port_b)
-    os.makedirs(cfg["state_dir"])
-    dp = start(env, "dpmp-dataplane", cfg, "dataplane")
-    wait_port(cfg["listen"]["port"], proc=dp)
-    cp = start(env, "dpmp-controlplane", cfg, "controlplane")
-    wait_port(cfg["metrics"]["port"], proc=cp)
+    pa, pb, cfg, dp, cp = live_stack(env)
     env.simminer(cfg["listen"]["port"], "--miners", "3", "--rate", "20",
                  "--worker-prefix", 'rig "x"\\')
 
@@ -185,15 +193,7 @@ def where_sum(smp, where, **labels):
 def _(env):
     # pool A refuses every 4th valid share itself (code 20); the miners
     # resend an accepted share now and then, which DPMP refuses (22)
-    pa, port_a = env.simpool("--name", "A", "--difficulty", "0.0001",
-                             "--reject-every", "4")
-    pb, port_b = env.simpool("--name", "B", "--difficulty", "0.0001")
-    cfg = config(env, port_a, port_b)
-    os.makedirs(cfg["state_dir"])
-    dp = start(env, "dpmp-dataplane", cfg, "dataplane")
-    wait_port(cfg["listen"]["port"], proc=dp)
-    cp = start(env, "dpmp-controlplane", cfg, "controlplane")
-    wait_port(cfg["metrics"]["port"], proc=cp)
+    pa, pb, cfg, dp, cp = live_stack(env, ["--reject-every", "4"])
     mn = env.simminer(cfg["listen"]["port"], "--miners", "2", "--rate", "20",
                       "--bad-shares", "duplicate", "--bad-every", "3")
 
