@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpmptest import Runner, wait_for  # noqa: E402
+from dpmptest import Runner, StratumClient, wait_for  # noqa: E402
 from dpenv import (Controlplane, Dataplane, check_clean_run,  # noqa: E402
                    flip, miner_stats, pool_stats)
 
@@ -101,6 +101,72 @@ for mode in ("per_miner", "aggregate"):
             run_matrix_cell(env, mode, pargs)
         t.run("%s, pool %s: every profile moved %d+ times, 0 rejects" %
               (mode, pname, MOVES), cell)
+
+
+def next_notify(c, timeout=10.0):
+    return c.read_until(lambda m: m.get("method") == "mining.notify",
+                        timeout)["params"]
+
+
+def work_of(en1, params):
+    """What a miner searches for a notify: (coinb1 + its en1, ntime).
+    The job id is left out: a new id on the same work is the bug."""
+    return (params[2] + en1, params[7])
+
+
+def miner_id(dp, worker):
+    for m in dp.state().get("miners", []):
+        if m["worker"] == worker:
+            return m["id"]
+    raise KeyError(worker)
+
+
+@t.check("the same pool job sent again (switch back, resume with the "
+         "session id) is always new work, byte for byte")
+def _(env):
+    seen = []
+    for mode in ("per_miner", "aggregate"):
+        a, pa = env.simpool("--name", "A", "--difficulty", "0.00002",
+                            "--job-interval", "300")
+        b, pb = env.simpool("--name", "B", "--difficulty", "0.00002",
+                            "--job-interval", "300")
+        dp = Dataplane(env, {"A": pa, "B": pb}, mode=mode,
+                       name="dataplane-" + mode)
+        c = StratumClient(dp.port)
+        sub = c.call("mining.subscribe", ["cgminer/4.11.1"])["result"]
+        session, en1 = sub[0][0][1], sub[1]
+        assert c.call("mining.authorize", ["wallet.rig1", "x"])["result"]
+        first = next_notify(c)
+        pool_job_a = dp.state()["miners"][0]["pool"]
+        seen.append(work_of(en1, first))
+        mid = miner_id(dp, "rig1")
+        other = "B" if pool_job_a == "A" else "A"
+        for i in range(4):
+            # away and back: the pool's job has not changed (300 s)
+            dp.ipc("assign", other, mid)
+            next_notify(c)
+            dp.ipc("assign", pool_job_a, mid)
+            seen.append(work_of(en1, next_notify(c)))
+        # resume: a power-cycled cgminer comes back with its session id
+        c.close()
+        wait_for(lambda: not [m for m in dp.state()["miners"]
+                              if m.get("connected")], timeout=5,
+                 what="disconnect seen")
+        c = StratumClient(dp.port)
+        sub = c.call("mining.subscribe", ["cgminer/4.11.1", session])
+        en1_again = sub["result"][1]
+        assert en1_again == en1, "not resumed: en1 %s, was %s" % (
+            en1_again, en1)
+        assert c.call("mining.authorize", ["wallet.rig1", "x"])["result"]
+        seen.append(work_of(en1_again, next_notify(c)))
+        c.close()
+        for p in (a, b):
+            p.stop()
+        dp.proc.stop()
+    dups = len(seen) - len(set(seen))
+    print("  %d issues of unchanged pool jobs, %d repeated" % (len(seen),
+                                                            dups))
+    assert dups == 0, "work handed out again: %s" % seen
 
 
 @t.check("the scheduler time-slices one cpuminer-like miner at 70:30 "
