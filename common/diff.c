@@ -13,7 +13,7 @@
 
 #include "diff.h"
 
-/* DIFF1 = 0xFFFF * 2^208 (PROTOCOL.md section 4, "truediffone"). */
+/* DIFF1 = 0xFFFF * 2^208 (docs/PROTOCOL.md section 4, "truediffone"). */
 #define DIFF1_MANT	0xFFFFu
 #define DIFF1_SHIFT	208
 #define DIFF1_DOUBLE	(65535.0 * 0x1p208)

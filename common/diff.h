@@ -1,5 +1,5 @@
 /*
- * diff: pool difficulty <-> 256-bit targets (PROTOCOL.md section 4).
+ * diff: pool difficulty <-> 256-bit targets (docs/PROTOCOL.md section 4).
  * DIFF1 = 0xFFFF * 2^208 ("truediffone").  Hashes and targets are 32-byte
  * little-endian integers, exactly as sha256d returns the header hash.
  */

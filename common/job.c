@@ -1,8 +1,9 @@
 /*
  * Jobs: mining.notify params <-> struct job, and the block header a share
- * on a job hashes to (PROTOCOL.md section 3).  Every field is checked for
- * type, length and hex before anything is stored, because a job that
- * parses wrongly turns every share on it into a reject at the pool.
+ * on a job hashes to (docs/PROTOCOL.md section 3).  Every field is
+ * checked for type, length and hex before anything is stored, because a
+ * job that parses wrongly turns every share on it into a reject at the
+ * pool.
  */
 #include <stdbool.h>
 #include <stdint.h>

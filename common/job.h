@@ -1,7 +1,8 @@
 /*
  * job: one mining.notify in binary form, and the block-header assembly
  * that turns a job plus a miner's share into the 80 bytes that get hashed
- * (PROTOCOL.md section 3).  Both the dataplane and the simulators use it.
+ * (docs/PROTOCOL.md section 3).  Both the dataplane and the simulators
+ * use it.
  */
 #ifndef DPMP_JOB_H
 #define DPMP_JOB_H

@@ -89,7 +89,7 @@ share_check(const struct share_ctx *ctx, const struct share_submit *sub,
 		v->version = job->version;
 	v->vbits = v->version & mask;
 
-	/* ckpool's window (PROTOCOL.md 6.4); 64-bit so a job ntime near
+	/* ckpool's window (docs/PROTOCOL.md 6.4); 64-bit so a job ntime near
 	 * 2^32 does not wrap the upper bound. */
 	if (v->ntime < job->ntime ||
 	    (uint64_t)v->ntime > (uint64_t)job->ntime + SHARE_NTIME_MAX_AHEAD) {

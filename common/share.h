@@ -11,7 +11,7 @@
 
 #include "job.h"
 
-/* ckpool accepts ntime up to job ntime + 7000 s (PROTOCOL.md 6.4). */
+/* ckpool accepts ntime up to job ntime + 7000 s (docs/PROTOCOL.md 6.4). */
 #define SHARE_NTIME_MAX_AHEAD	7000
 
 enum share_result {

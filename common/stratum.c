@@ -2,7 +2,7 @@
  * Stratum v1 line codec.  Framing and decoding are strict about size and
  * shape and lenient about everything pools and firmwares really vary on
  * (key order, extra keys, id types, the four error forms), following
- * PROTOCOL.md sections 1 and 2.
+ * docs/PROTOCOL.md sections 1 and 2.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -259,7 +259,7 @@ stratum_write_error(struct evbuffer *out, json_t *id, int code,
 	json_t	*obj;
 
 	/* Always the [code, "text", null] form: it is the only one every
-	 * firmware reads (PROTOCOL.md section 1). */
+	 * firmware reads (docs/PROTOCOL.md section 1). */
 	obj = json_pack("{s:o,s:n,s:[i,s,n]}", "id", id_ref(id), "result",
 	    "error", code, text != NULL ? text : "");
 	if (obj == NULL)
@@ -370,7 +370,7 @@ stratum_encode_notification(const char *method, json_t *params, size_t *len)
 }
 
 /*
- * Reject texts as pools word them (PROTOCOL.md section 5).  Matched as
+ * Reject texts as pools word them (docs/PROTOCOL.md section 5).  Matched as
  * case-insensitive substrings, so "Job not found" and ckpool's "Invalid
  * JobID" both land on 21.
  */

@@ -23,7 +23,7 @@
 #define STRATUM_MAX_LINE_POOL	65536
 #define STRATUM_MAX_LINE	STRATUM_MAX_LINE_POOL
 
-/* Stratum error codes (PROTOCOL.md section 5). */
+/* Stratum error codes (docs/PROTOCOL.md section 5). */
 #define STRATUM_ERR_OTHER		20
 #define STRATUM_ERR_STALE		21
 #define STRATUM_ERR_DUPLICATE		22

@@ -1199,7 +1199,7 @@ double
 miner_hashrate(const struct miner *m, uint64_t now_ms)
 {
 	(void)now_ms;
-	/* difficulty-1 share = 2^32 hashes (PROTOCOL.md 4) */
+	/* difficulty-1 share = 2^32 hashes (docs/PROTOCOL.md 4) */
 	return m->rate_diff * 4294967296.0;
 }
 

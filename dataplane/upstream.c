@@ -443,7 +443,7 @@ on_notify(struct upstream *up, struct stratum_msg *msg)
 	}
 	if (uj->job.clean) {
 		/* Retired jobs stay routable for the grace period: shares
-		 * are in flight (PROTOCOL.md 6.3). */
+		 * are in flight (docs/PROTOCOL.md 6.3). */
 		TAILQ_FOREACH(old, &up->jobs, entry)
 			if (old->stale_at_ms == 0)
 				old->stale_at_ms = now +
@@ -747,7 +747,7 @@ upstream_submit(struct upstream *up, struct miner *m, json_t *req_id,
 	hex_from_u32(ntime, nt);
 	hex_from_u32(nonce, nn);
 	/* V & upstream mask is right under both the BIP 310 and the ckpool
-	 * header formula (PROTOCOL.md, mining.submit). */
+	 * header formula (docs/PROTOCOL.md section 2, mining.submit). */
 	if (has_vbits)
 		hex_from_u32(vbits & uj->mask, vb);
 	if (stratum_write_submit(bufferevent_get_output(up->bev), pd->req_id,

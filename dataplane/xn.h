@@ -16,7 +16,7 @@
 #define XN_WORK_BYTES_MAX	4
 /* Seconds, at most, that ntime is moved forward to make work unique
  * where the pool leaves no filler.  ckpool accepts job ntime + 7000 s
- * (docs/PROTOCOL.md, ntime); 600 stays far inside that and inside the
+ * (docs/PROTOCOL.md 6.4); 600 stays far inside that and inside the
  * two hours a block's time may run ahead. */
 #define XN_NTIME_ROLL_MAX	600
 

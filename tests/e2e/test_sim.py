@@ -140,7 +140,7 @@ def _(env):
     out = []
     for m, s, name in ((restart, rs, "restart"), (counter, cs, "counter"),
                        (cgminer, gs, "cgminer")):
-        # simpool keeps duplicates per job id (PROTOCOL.md 6.9), so
+        # simpool keeps duplicates per job id (docs/PROTOCOL.md 6.9), so
         # nothing is rejected here; a pool behind a proxy would say 22.
         assert s["firmware"] == name, s["firmware"]
         assert s["rejected"] == {} and s["unanswered"] == 0, s
@@ -202,7 +202,7 @@ BAD_KINDS = [("stale", 21), ("duplicate", 22), ("lowdiff", 23),
 def _(env):
     pool, port = env.simpool("--difficulty", DIFF)
     # ckpool words its rejects instead of numbering them; the codes must
-    # come out the same where its texts say (PROTOCOL.md 5).
+    # come out the same where its texts say (docs/PROTOCOL.md 5).
     ckpool, ckport = env.simpool("--difficulty", DIFF, "--ckpool-style",
                                  name="ckpool")
     runs = []

@@ -1036,7 +1036,7 @@ miner_response(struct miner *m, struct stratum_msg *msg)
 		break;
 	default:
 		/* xnsub and suggest_difficulty: pools answer true, false,
-		 * an error or nothing (PROTOCOL.md 2); none matters. */
+		 * an error or nothing (docs/PROTOCOL.md 2); none matters. */
 		break;
 	}
 }
@@ -1130,10 +1130,10 @@ n_set_extranonce(struct miner *m, struct stratum_msg *msg)
 	char		 err[128];
 
 	if (!sim.opts.xnsub || sim.opts.ignore_xn) {
-		/* cgminer 4.11 has no handler at all (util.c parse_method();
-		 * PROTOCOL.md 2): it mines on with the old extranonce1, and
-		 * every later share is invalid.  ESP-Miner and bmminer apply
-		 * it. */
+		/* cgminer 4.11 has no handler at all (util.c
+		 * parse_method(); docs/PROTOCOL.md 2): it mines on with the
+		 * old extranonce1, and every later share is invalid.
+		 * ESP-Miner and bmminer apply it. */
 		log_info("set_extranonce_ignored", "{s:s,s:s}", "worker",
 		    m->worker, "why", sim.opts.ignore_xn ?
 		    "--ignore-set-extranonce" : "not subscribed");

@@ -100,7 +100,7 @@ struct pjob {
 	struct job	 job;
 };
 
-/* Duplicate detection key (PROTOCOL.md 6.9: job, en2, ntime, nonce,
+/* Duplicate detection key (docs/PROTOCOL.md 6.9: job, en2, ntime, nonce,
  * vbits); the job is implied by the table the key lives in. */
 struct dup_key {
 	uint8_t		 en2[EN2_MAX];
@@ -120,7 +120,7 @@ struct dupset {
 };
 
 /* A job as one connection saw it: the difficulty and extranonce1 in force
- * when it was sent stay with it (PROTOCOL.md 6.1). */
+ * when it was sent stay with it (docs/PROTOCOL.md 6.1). */
 struct conn_job {
 	struct pjob	*pj;
 	double		 difficulty;
@@ -537,7 +537,7 @@ conn_add_job(struct conn *c, struct pjob *pj, bool clean)
 	struct conn_job	*cj;
 	size_t		 i;
 
-	/* clean_jobs retires every earlier job at once (PROTOCOL.md 6.3);
+	/* clean_jobs retires every earlier job at once (docs/PROTOCOL.md 6.3);
 	 * they stay in the table only so the reject can say "Stale". */
 	if (clean) {
 		for (i = 0; i < CONN_JOBS_KEPT; i++) {
@@ -647,9 +647,9 @@ conn_vardiff_cb(evutil_socket_t fd, short ev, void *arg)
 	c->vardiff_step++;
 	log_info("vardiff", "{s:I,s:f}", "conn", (json_int_t)c->id,
 	    "difficulty", c->difficulty);
-	/* set_difficulty binds to the next notify (PROTOCOL.md 6.1), so one
-	 * goes right after; earlier jobs stay valid at their own
-	 * difficulty, hence clean=false. */
+	/* set_difficulty binds to the next notify (docs/PROTOCOL.md
+	 * 6.1), so one goes right after; earlier jobs stay valid at their
+	 * own difficulty, hence clean=false. */
 	if (conn_send_difficulty(c) == -1 || conn_notify_fresh(c, false) == -1 ||
 	    c->state == CONN_CLOSING) {
 		conn_close(c, c->close_reason ? c->close_reason : "send failed");
@@ -857,7 +857,7 @@ conn_has_worker(struct conn *c, const char *w)
 }
 
 /* ckpool answers share rejects with result false and a text; parameter
- * problems with a bare string error (PROTOCOL.md 5). */
+ * problems with a bare string error (docs/PROTOCOL.md 5). */
 static int
 conn_reject(struct conn *c, json_t *id, const char *worker, int code,
     const char *text, const char *ck_text)
@@ -939,7 +939,8 @@ h_subscribe(struct conn *c, struct stratum_msg *m)
 		c->difficulty = pool.opts.vardiff[i].d;
 		c->vardiff_step = i + 1;
 	}
-	/* ckpool order (PROTOCOL.md 6.2): result, set_difficulty, notify. */
+	/* ckpool order (docs/PROTOCOL.md 6.2): result, set_difficulty,
+	 * notify. */
 	if (conn_send_difficulty(c) == -1 ||
 	    conn_notify(c, pool.current, true) == -1)
 		return (-1);
@@ -1090,7 +1091,8 @@ h_submit(struct conn *c, struct stratum_msg *m)
 
 	c->accepted++;
 	pool.stats.accepted++;
-	/* Credit the job's difficulty, not the share's (PROTOCOL.md 4). */
+	/* Credit the job's difficulty, not the share's
+	 * (docs/PROTOCOL.md 4). */
 	pool.stats.accepted_diff += cj->difficulty;
 	{
 		char dkey[32];

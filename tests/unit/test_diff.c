@@ -40,7 +40,7 @@ static const struct {
 	double		 d;
 	const char	*target;
 } targets[] = {
-	/* PROTOCOL.md section 4 table */
+	/* docs/PROTOCOL.md section 4 table */
 	{ 1, "00000000ffff0000000000000000000000000000000000000000000000000000" },
 	{ 2, "000000007fff8000000000000000000000000000000000000000000000000000" },
 	{ 1024,
@@ -128,7 +128,7 @@ START_TEST(from_hash)
 	ck_assert_double_eq(diff_from_hash(h), 1.0);
 	be_hex_to_le(targets[1].target, h);
 	ck_assert_double_eq_tol(diff_from_hash(h), 2.0, 2.0 * 1e-12);
-	/* block 100,000 (PROTOCOL.md example A) */
+	/* block 100,000 (docs/PROTOCOL.md section 3, example A) */
 	be_hex_to_le("000000000003ba27aa200b1cecaad478"
 	    "d2b00432346c3f1f3986da1afd33e506", h);
 	ck_assert_double_eq_tol(diff_from_hash(h), 17583.056276040857,

@@ -1,8 +1,8 @@
 /*
  * Check suite: common/job.c.  Known answers are real Bitcoin data
- * (tests/unit/data/blocks.json): PROTOCOL.md examples A and B, block 170
- * and block 881,423 (a version-rolled header), each reproducing the real
- * block hash from notify params plus a share.
+ * (tests/unit/data/blocks.json): examples A and B of docs/PROTOCOL.md
+ * section 3, block 170 and block 881,423 (a version-rolled header), each
+ * reproducing the real block hash from notify params plus a share.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -187,7 +187,7 @@ START_TEST(header_only_rolled)
 }
 END_TEST
 
-/* PROTOCOL.md section 3: the proxy re-split.  coinb1' = coinb1 || en1 ||
+/* docs/PROTOCOL.md section 3: the proxy re-split.  coinb1' = coinb1 || en1 ||
  * 7b01, en1' = 0000, en2' = 00000000 gives the same coinbase, so the
  * same hash as example B. */
 START_TEST(proxy_resplit)
@@ -226,7 +226,7 @@ START_TEST(proxy_resplit)
 }
 END_TEST
 
-/* Version-rolling arithmetic of PROTOCOL.md section 3. */
+/* Version-rolling arithmetic of docs/PROTOCOL.md section 3. */
 START_TEST(version_rolling_bytes)
 {
 	struct job	 job;

@@ -1,7 +1,7 @@
 /*
  * Check suite: common/share.c.  Real shares from tests/unit/data/
- * blocks.json (PROTOCOL.md examples A and B, block 881,423 with rolled
- * version bits) checked against chosen difficulties.
+ * blocks.json (examples A and B of docs/PROTOCOL.md section 3, block
+ * 881,423 with rolled version bits) checked against chosen difficulties.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -215,7 +215,7 @@ START_TEST(rolled_block)
 }
 END_TEST
 
-/* PROTOCOL.md section 3: job 20000004, mask 1fffe000, vbits 00b4e000. */
+/* docs/PROTOCOL.md section 3: job 20000004, mask 1fffe000, vbits 00b4e000. */
 START_TEST(version_arithmetic)
 {
 	struct fixture		 f;
