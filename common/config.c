@@ -574,6 +574,10 @@ parse_limits(const json_t *o, struct config *cfg, char *err, size_t errlen)
 {
 	if (get_uint(o, "limits", "max_miners", 1, 1000000, &cfg->max_miners,
 	    err, errlen) == -1 ||
+	    get_uint(o, "limits", "max_per_address", 0, 1000000,
+	    &cfg->max_per_address, err, errlen) == -1 ||
+	    get_uint(o, "limits", "handshake_timeout_seconds", 0, 3600,
+	    &cfg->handshake_timeout_seconds, err, errlen) == -1 ||
 	    get_size(o, "limits", "max_line", 512, 1024 * 1024, &cfg->max_line,
 	    err, errlen) == -1 ||
 	    get_size(o, "limits", "max_outq", 4096, 64 * 1024 * 1024,
@@ -707,6 +711,8 @@ config_defaults(struct config *cfg)
 	cfg->extranonce2_size = 4;
 	cfg->upstream_sessions = 1;
 	cfg->max_miners = 10000;
+	cfg->max_per_address = 1000;
+	cfg->handshake_timeout_seconds = 30;
 	cfg->max_line = 4096;
 	cfg->max_outq = 256 * 1024;
 	cfg->jobs_kept = 64;
@@ -1002,8 +1008,11 @@ config_to_json(const struct config *cfg, bool mask_secrets)
 	    "per_miner", "extranonce2_size", (int)cfg->extranonce2_size,
 	    "sessions", (int)cfg->upstream_sessions)) == -1 ||
 	    json_object_set_new(root, "limits", json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "max_miners", (json_int_t)cfg->max_miners,
+	    "max_per_address", (json_int_t)cfg->max_per_address,
+	    "handshake_timeout_seconds",
+	    (json_int_t)cfg->handshake_timeout_seconds,
 	    "max_line", (json_int_t)cfg->max_line,
 	    "max_outq", (json_int_t)cfg->max_outq,
 	    "jobs_kept", (json_int_t)cfg->jobs_kept,
