@@ -40,14 +40,25 @@ fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 	return -1;
 }
 
-/* parent.key, or key alone at top level. */
+/* parent.key, or key alone at top level.  A path only names a key in an
+ * error message: a long one is cut, never an error (and gcc's Release
+ * format-truncation check has nothing to say about a plain copy). */
 static void
 path_join(char *dst, size_t dstlen, const char *parent, const char *key)
 {
-	if (parent == NULL || *parent == '\0')
-		snprintf(dst, dstlen, "%s", key);
-	else
-		snprintf(dst, dstlen, "%s.%s", parent, key);
+	size_t i = 0;
+
+	if (dstlen == 0)
+		return;
+	if (parent != NULL && *parent != '\0') {
+		for (; *parent != '\0' && i + 1 < dstlen; parent++)
+			dst[i++] = *parent;
+		if (i + 1 < dstlen)
+			dst[i++] = '.';
+	}
+	for (; *key != '\0' && i + 1 < dstlen; key++)
+		dst[i++] = *key;
+	dst[i] = '\0';
 }
 
 /*
@@ -389,7 +400,7 @@ parse_weights(const json_t *w, const char *path, struct config *cfg,
 	char		 kpath[PATH_MAX_LEN];
 	const char	*key;
 	const json_t	*v;
-	double		 d;
+	double		 d = 0;
 	int		 idx;
 
 	if (!json_is_object(w))
