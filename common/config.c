@@ -40,14 +40,25 @@ fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 	return -1;
 }
 
-/* parent.key, or key alone at top level. */
+/* parent.key, or key alone at top level.  A path only names a key in an
+ * error message: a long one is cut, never an error (and gcc's Release
+ * format-truncation check has nothing to say about a plain copy). */
 static void
 path_join(char *dst, size_t dstlen, const char *parent, const char *key)
 {
-	if (parent == NULL || *parent == '\0')
-		snprintf(dst, dstlen, "%s", key);
-	else
-		snprintf(dst, dstlen, "%s.%s", parent, key);
+	size_t i = 0;
+
+	if (dstlen == 0)
+		return;
+	if (parent != NULL && *parent != '\0') {
+		for (; *parent != '\0' && i + 1 < dstlen; parent++)
+			dst[i++] = *parent;
+		if (i + 1 < dstlen)
+			dst[i++] = '.';
+	}
+	for (; *key != '\0' && i + 1 < dstlen; key++)
+		dst[i++] = *key;
+	dst[i] = '\0';
 }
 
 /*
@@ -389,7 +400,7 @@ parse_weights(const json_t *w, const char *path, struct config *cfg,
 	char		 kpath[PATH_MAX_LEN];
 	const char	*key;
 	const json_t	*v;
-	double		 d;
+	double		 d = 0;
 	int		 idx;
 
 	if (!json_is_object(w))
@@ -574,6 +585,10 @@ parse_limits(const json_t *o, struct config *cfg, char *err, size_t errlen)
 {
 	if (get_uint(o, "limits", "max_miners", 1, 1000000, &cfg->max_miners,
 	    err, errlen) == -1 ||
+	    get_uint(o, "limits", "max_per_address", 0, 1000000,
+	    &cfg->max_per_address, err, errlen) == -1 ||
+	    get_uint(o, "limits", "handshake_timeout_seconds", 0, 3600,
+	    &cfg->handshake_timeout_seconds, err, errlen) == -1 ||
 	    get_size(o, "limits", "max_line", 512, 1024 * 1024, &cfg->max_line,
 	    err, errlen) == -1 ||
 	    get_size(o, "limits", "max_outq", 4096, 64 * 1024 * 1024,
@@ -707,6 +722,8 @@ config_defaults(struct config *cfg)
 	cfg->extranonce2_size = 4;
 	cfg->upstream_sessions = 1;
 	cfg->max_miners = 10000;
+	cfg->max_per_address = 1000;
+	cfg->handshake_timeout_seconds = 30;
 	cfg->max_line = 4096;
 	cfg->max_outq = 256 * 1024;
 	cfg->jobs_kept = 64;
@@ -1002,8 +1019,11 @@ config_to_json(const struct config *cfg, bool mask_secrets)
 	    "per_miner", "extranonce2_size", (int)cfg->extranonce2_size,
 	    "sessions", (int)cfg->upstream_sessions)) == -1 ||
 	    json_object_set_new(root, "limits", json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "max_miners", (json_int_t)cfg->max_miners,
+	    "max_per_address", (json_int_t)cfg->max_per_address,
+	    "handshake_timeout_seconds",
+	    (json_int_t)cfg->handshake_timeout_seconds,
 	    "max_line", (json_int_t)cfg->max_line,
 	    "max_outq", (json_int_t)cfg->max_outq,
 	    "jobs_kept", (json_int_t)cfg->jobs_kept,

@@ -76,6 +76,8 @@ struct config {
 	unsigned	 upstream_sessions;		/* aggregate: per pool, 1 */
 	/* limits and grace periods (dataplane) */
 	unsigned	 max_miners;			/* default 10000 */
+	unsigned	 max_per_address;		/* connections, 1000; 0 = off */
+	unsigned	 handshake_timeout_seconds;	/* to authorize, 30; 0 = off */
 	size_t		 max_line;			/* miner line, 4096 */
 	size_t		 max_outq;			/* bytes queued per miner, 256 KiB */
 	unsigned	 jobs_kept;			/* per upstream session, 64 */

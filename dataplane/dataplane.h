@@ -45,11 +45,17 @@
 #define DP_EVENT_BATCH_MS	50	/* accepted-share events coalesce */
 #define DP_STATE_PAGE		5000	/* miners per GetState reply, at most */
 #define DP_DEDUPE_MAX		262144	/* share keys remembered per job */
+#define DP_CLOSE_FLUSH_MS	3000	/* a closing miner's last words, at most */
+#define DP_ACCEPT_PAUSE_MS	1000	/* listener rest after EMFILE/ENFILE */
+#define DP_FD_RESERVE		64	/* descriptors kept for IPC, DNS, logs */
+#define DP_TRIM_AFTER		256	/* miners freed before a malloc_trim */
+#define DP_ADDR_BUCKETS		1024	/* per-address connection counts */
 
 struct dp;
 struct pool;
 struct upstream;
 struct miner;
+struct addr_count;
 
 /* ---- counters ------------------------------------------------------ */
 
@@ -93,6 +99,9 @@ enum limit_kind {
 	LIM_DEDUPE,
 	LIM_GARBAGE,
 	LIM_WORK,		/* a job re-issued past its work numbers */
+	LIM_HANDSHAKE,		/* no subscribe + authorize in time */
+	LIM_PER_ADDRESS,	/* too many connections from one address */
+	LIM_DESCRIPTORS,	/* out of file descriptors */
 	LIM__COUNT
 };
 
@@ -301,6 +310,7 @@ struct miner {
 	enum miner_state state;
 	struct bufferevent *bev;
 	char		 addr[64];
+	char		 host[48];		/* addr without the port */
 	char		 agent[DP_AGENT_MAX];
 	char		 user[DP_WORKER_MAX];	/* as authorized */
 	char		 worker[DP_WORKER_MAX];	/* after the first '.' */
@@ -326,7 +336,11 @@ struct miner {
 	bool		 need_clean;		/* next job: clean_jobs=true */
 	bool		 counted;		/* in pools[pool].n_miners */
 	unsigned	 garbage;
-	char		 session[17];		/* id we gave at subscribe */
+	char		 session[17];		/* resume token, random */
+	uint64_t	 resume_id;		/* ghost its token named, 0 */
+	uint64_t	 accepted_ms;		/* handshake deadline base */
+	uint64_t	 closing_until_ms;	/* M_CLOSING: flush deadline */
+	const char	*close_why;		/* M_CLOSING: the reason */
 	uint64_t	 connected_ms;		/* hashrate age; published */
 	uint64_t	 assigned_ms;		/* failover delay; published */
 	uint64_t	 last_share_ms;		/* published; 0 = never */
@@ -352,8 +366,12 @@ struct miner {
 };
 TAILQ_HEAD(miner_list, miner);
 
-void	 miner_accept(struct dp *dp, int fd, const char *addr);
+void	 miner_accept(struct dp *dp, int fd, const char *host,
+	    const char *addr);
 void	 miner_close(struct miner *m, const char *why);
+/* Close once what is queued for the miner has been written (at most
+ * DP_CLOSE_FLUSH_MS): errors and client.reconnect must reach it. */
+void	 miner_close_after_flush(struct miner *m, const char *why);
 void	 miner_free(struct miner *m);
 struct miner *miner_find(struct dp *dp, uint64_t id);
 /* A new job from a session: send it to the miner if it works there. */
@@ -385,7 +403,11 @@ struct dp {
 	struct miner	*mhash[4096];
 	size_t		 n_miners;		/* connected (not ghosts) */
 	size_t		 n_ghosts;		/* inside the reconnect grace */
-	uint64_t	 next_miner_id;
+	struct addr_count *ahash[DP_ADDR_BUCKETS];	/* per source address */
+	size_t		 n_freed;		/* miners freed since a trim */
+	uint64_t	 nofile;		/* RLIMIT_NOFILE in force, 0 = ? */
+	struct event	*accept_ev;		/* re-enables a paused listener */
+	bool		 accept_paused;	uint64_t	 next_miner_id;
 	size_t		 en1_size;		/* |E_m| */
 	size_t		 en2_size;		/* n given to miners */
 	uint32_t	 next_en1;
@@ -411,6 +433,13 @@ struct dp {
 int	 dp_init(struct dp *dp, struct event_base *base,
 	    const struct config *cfg);
 int	 dp_listen(struct dp *dp);
+/* Count a connection from host against limits.max_per_address: -1 when
+ * it is over the cap (nothing counted). */
+int	 dp_addr_acquire(struct dp *dp, const char *host);
+void	 dp_addr_release(struct dp *dp, const char *host);
+/* Descriptors one more miner may cost (itself and, per_miner, one per
+ * pool); false when that would eat into DP_FD_RESERVE. */
+bool	 dp_fd_room(struct dp *dp, int fd);
 void	 dp_shutdown(struct dp *dp);
 /* Once a second: every deadline (submits, stale jobs, pool silence,
  * ghosts, keepalive), judged on the monotonic clock (clock.h). */

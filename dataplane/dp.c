@@ -5,6 +5,10 @@
  * miner left on a dead pool) is decided here, with or without it.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -30,7 +34,8 @@ static const char *switch_names[SW__COUNT] = {
 };
 static const char *limit_names[LIM__COUNT] = {
 	"line_length", "output_queue", "max_miners", "jobs", "pending",
-	"dedupe", "garbage", "work_space",
+	"dedupe", "garbage", "work_space", "handshake_timeout", "per_address",
+	"descriptors",
 };
 static const char *fallback_names[FB__COUNT] = {
 	"set_extranonce", "reconnect",
@@ -180,6 +185,86 @@ dp_failover(struct dp *dp, struct pool *p)
 			miner_assign(m, to, SW_FAILOVER);
 }
 
+/* ---- connection budget -------------------------------------------- */
+
+struct addr_count {
+	struct addr_count *next;
+	unsigned	 n;
+	char		 host[48];
+};
+
+static size_t
+addr_bucket(const char *host)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *host; host++)
+		h = (h ^ (uint8_t)*host) * 16777619u;
+	return h % DP_ADDR_BUCKETS;
+}
+
+int
+dp_addr_acquire(struct dp *dp, const char *host)
+{
+	struct addr_count **pp = &dp->ahash[addr_bucket(host)], *a;
+
+	for (a = *pp; a != NULL; a = a->next)
+		if (strcmp(a->host, host) == 0)
+			break;
+	if (a != NULL && dp->cfg.max_per_address > 0 &&
+	    a->n >= dp->cfg.max_per_address)
+		return -1;
+	if (a == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return -1;
+		snprintf(a->host, sizeof(a->host), "%s", host);
+		a->next = *pp;
+		*pp = a;
+	}
+	a->n++;
+	return 0;
+}
+
+void
+dp_addr_release(struct dp *dp, const char *host)
+{
+	struct addr_count **pp, *a;
+
+	for (pp = &dp->ahash[addr_bucket(host)]; (a = *pp) != NULL;
+	    pp = &a->next)
+		if (strcmp(a->host, host) == 0) {
+			if (--a->n == 0) {
+				*pp = a->next;
+				free(a);
+			}
+			return;
+		}
+}
+
+bool
+dp_fd_room(struct dp *dp, int fd)
+{
+	uint64_t used, cost = 1;
+	size_t i;
+
+	if (dp->nofile == 0)
+		return true;
+	/* descriptors come lowest first, so every one below fd is taken;
+	 * the sockets we know of may say more when there are holes */
+	used = (uint64_t)fd + 1;
+	if (dp->cfg.upstream_mode == UPSTREAM_PER_MINER)
+		cost += dp->n_pools;
+	{
+		uint64_t known = dp->n_miners + 16;
+
+		for (i = 0; i < dp->n_pools; i++)
+			known += dp->pools[i].n_sessions;
+		if (known > used)
+			used = known;
+	}
+	return used + cost + DP_FD_RESERVE <= dp->nofile;
+}
+
 /* ---- housekeeping --------------------------------------------------- */
 
 void
@@ -203,6 +288,14 @@ dp_tick(struct dp *dp)
 	TAILQ_FOREACH_SAFE(m, &dp->miners, entry, next)
 		miner_tick(m, now);
 	ipc_tick(dp);
+#ifdef __GLIBC__
+	/* After a flood, glibc keeps the freed sessions' memory in its
+	 * arenas for good: give it back. */
+	if (dp->n_freed >= DP_TRIM_AFTER) {
+		dp->n_freed = 0;
+		malloc_trim(0);
+	}
+#endif
 }
 
 static void
@@ -236,17 +329,49 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	snprintf(addr, sizeof(addr), "%s:%d", host, port);
 	evutil_make_socket_nonblocking(fd);
-	miner_accept(dp, fd, addr);
+	miner_accept(dp, fd, host, addr);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dp *dp = arg;
+
+	(void)fd;
+	(void)what;
+	if (dp->listener == NULL || !dp->accept_paused)
+		return;
+	dp->accept_paused = false;
+	evconnlistener_enable(dp->listener);
+	log_info("accept_resumed", NULL);
 }
 
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: log, keep the listener (libevent retries) */
+	struct dp *dp = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { DP_ACCEPT_PAUSE_MS / 1000,
+	    (DP_ACCEPT_PAUSE_MS % 1000) * 1000 };
+
+	/* Out of descriptors, the connection stays in the backlog and the
+	 * listener stays readable: retrying at once only spins.  Rest,
+	 * and let closing sessions give descriptors back. */
+	if ((err == EMFILE || err == ENFILE) && dp->accept_ev != NULL) {
+		if (dp->accept_paused)
+			return;
+		dp->accept_paused = true;
+		evconnlistener_disable(l);
+		event_add(dp->accept_ev, &tv);
+		dp_count_limit(dp, LIM_DESCRIPTORS, "accept");
+		log_warn("accept_paused", "{s:s,s:i,s:I,s:I}", "reason",
+		    evutil_socket_error_to_string(err), "pause_ms",
+		    DP_ACCEPT_PAUSE_MS, "miners", (json_int_t)dp->n_miners,
+		    "ghosts", (json_int_t)dp->n_ghosts);
+		return;
+	}
 	log_error("accept_failed", "{s:s}", "reason",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	    evutil_socket_error_to_string(err));
 }
 
 int
@@ -279,6 +404,8 @@ dp_listen(struct dp *dp)
 		return -1;
 	}
 	evconnlistener_set_error_cb(dp->listener, accept_error_cb);
+	if (dp->accept_ev == NULL)
+		dp->accept_ev = evtimer_new(dp->base, accept_resume_cb, dp);
 	log_info("listening", "{s:s,s:i}", "host", dp->cfg.listen_host,
 	    "port", dp->cfg.listen_port);
 	return 0;
@@ -335,6 +462,16 @@ dp_shutdown(struct dp *dp)
 	if (dp->tick_ev)
 		event_free(dp->tick_ev);
 	dp->tick_ev = NULL;
+	if (dp->accept_ev)
+		event_free(dp->accept_ev);
+	dp->accept_ev = NULL;
+	for (i = 0; i < DP_ADDR_BUCKETS; i++)
+		while (dp->ahash[i] != NULL) {
+			struct addr_count *a = dp->ahash[i];
+
+			dp->ahash[i] = a->next;
+			free(a);
+		}
 	if (dp->dns)
 		evdns_base_free(dp->dns, 0);
 	dp->dns = NULL;

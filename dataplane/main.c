@@ -34,20 +34,50 @@ usage(void)
 	    "  -v, --verbose      debug logging\n");
 }
 
-/* A miner costs one descriptor, plus one per pool in per_miner mode: take
- * what the hard limit allows rather than stop at the usual 1024. */
-static void
-raise_nofile(unsigned max_miners)
+/*
+ * Descriptor budget: a miner costs one, plus one per pool in per_miner
+ * mode (its own upstream sessions, kept through the reconnect grace), and
+ * the process needs a few for itself (listeners, IPC, DNS, logs).  Take
+ * what the hard limit allows and say at start when that cannot hold
+ * limits.max_miners, rather than find out from accept() under load.
+ * Returns the soft limit in force (0 = unknown).
+ */
+static uint64_t
+raise_nofile(const struct config *cfg)
 {
 	struct rlimit rl;
+	uint64_t need, per = 1, fit;
+	size_t i, pools = 0;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < (rlim_t)max_miners + 64)
-		log_warn("nofile_limit", "{s:I,s:i}", "limit",
-		    (json_int_t)rl.rlim_cur, "max_miners", (int)max_miners);
+	for (i = 0; i < cfg->n_pools; i++)
+		if (cfg->pools[i].enabled)
+			pools++;
+	if (cfg->upstream_mode == UPSTREAM_PER_MINER)
+		per += pools;
+	need = (uint64_t)cfg->max_miners * per + pools *
+	    (cfg->upstream_sessions + 1) + 2 * DP_FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+
+		want.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	if (rl.rlim_cur < need) {
+		fit = rl.rlim_cur > 2 * DP_FD_RESERVE ?
+		    (rl.rlim_cur - 2 * DP_FD_RESERVE) / per : 0;
+		log_warn("nofile_limit", "{s:I,s:I,s:i,s:i,s:I,s:s}", "limit",
+		    (json_int_t)rl.rlim_cur, "needed", (json_int_t)need,
+		    "max_miners", (int)cfg->max_miners, "descriptors_per_miner",
+		    (int)per, "miners_that_fit", (json_int_t)fit, "hint",
+		    "raise LimitNOFILE (ulimit -n) or lower limits.max_miners; "
+		    "new miners are refused when descriptors run short");
+	}
+	return (uint64_t)rl.rlim_cur;
 }
 
 static size_t
@@ -148,7 +178,8 @@ main(int argc, char *argv[])
 	struct config cfg;
 	struct event_base *base;
 	char err[512];
-	bool check = false, verbose = false;
+	bool check = false, verbose = false, ok;
+	uint64_t nofile;
 	int ch, lvl, sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	size_t i;
 
@@ -188,14 +219,18 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile(cfg.max_miners);
+	nofile = raise_nofile(&cfg);
 	if (cfg.state_dir[0])
 		mkdir(cfg.state_dir, 0750);
 
 	if ((base = event_base_new()) == NULL)
 		return 1;
-	if (dp_init(&dp, base, &cfg) == -1 || dp_listen(&dp) == -1 ||
-	    ipc_init(&dp) == -1) {
+	ok = dp_init(&dp, base, &cfg) == 0;
+	if (ok) {
+		dp.nofile = nofile;	/* dp_init cleared it */
+		ok = dp_listen(&dp) == 0 && ipc_init(&dp) == 0;
+	}
+	if (!ok) {
 		log_error("dataplane_failed", "{s:s}", "reason",
 		    "start-up failed (see above)");
 		return 1;

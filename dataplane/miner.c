@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -151,18 +152,46 @@ send_notification(struct miner *m, const char *method, json_t *params)
 
 /* ---- lifecycle ------------------------------------------------------ */
 
+/* The resume token a miner gets as its subscription id: random, so that
+ * nobody takes over another worker's session by counting. */
+static void
+session_token(char out[17])
+{
+	uint8_t b[8];
+	size_t i;
+
+	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b))
+		evutil_secure_rng_get_bytes(b, sizeof(b));
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
 void
-miner_accept(struct dp *dp, int fd, const char *addr)
+miner_accept(struct dp *dp, int fd, const char *host, const char *addr)
 {
 	struct miner *m;
 	int one = 1;
 
-	if (dp->n_miners >= dp->cfg.max_miners || dp->stopping) {
+	/* Ghosts hold their pool sessions (descriptors, memory) through
+	 * the reconnect grace: they take a place like a connection. */
+	if (dp->n_miners + dp->n_ghosts >= dp->cfg.max_miners ||
+	    dp->stopping) {
 		dp_count_limit(dp, LIM_MINERS, addr);
 		evutil_closesocket(fd);
 		return;
 	}
+	if (!dp_fd_room(dp, fd)) {
+		dp_count_limit(dp, LIM_DESCRIPTORS, addr);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (dp_addr_acquire(dp, host) == -1) {
+		dp_count_limit(dp, LIM_PER_ADDRESS, addr);
+		evutil_closesocket(fd);
+		return;
+	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		dp_addr_release(dp, host);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -172,10 +201,13 @@ miner_accept(struct dp *dp, int fd, const char *addr)
 	m->pool = -1;
 	m->diff_sent = -1;
 	m->connected_ms = m->last_send_ms = clock_mono_ms();
+	m->accepted_ms = m->connected_ms;
 	snprintf(m->addr, sizeof(m->addr), "%s", addr);
-	snprintf(m->session, sizeof(m->session), "%016" PRIx64, m->id);
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	session_token(m->session);
 	m->bev = bufferevent_socket_new(dp->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (m->bev == NULL) {
+		dp_addr_release(dp, host);
 		evutil_closesocket(fd);
 		free(m);
 		return;
@@ -205,6 +237,21 @@ en1_release(struct miner *m)
 	dp->en1_used[v >> 3] &= (uint8_t)~(1u << (v & 7));
 }
 
+/* The socket goes, and with it the miner's place in the connection
+ * counts (a ghost keeps only its max_miners place). */
+static void
+miner_drop_conn(struct miner *m)
+{
+	struct dp *dp = m->dp;
+
+	if (m->bev == NULL)
+		return;
+	bufferevent_free(m->bev);
+	m->bev = NULL;
+	dp->n_miners--;
+	dp_addr_release(dp, m->host);
+}
+
 static void
 miner_uncount(struct miner *m)
 {
@@ -231,15 +278,12 @@ miner_free(struct miner *m)
 		upstream_free(m->ups[i]);
 		m->ups[i] = NULL;
 	}
-	if (m->bev) {
-		bufferevent_free(m->bev);
-		m->bev = NULL;
-		dp->n_miners--;
-	}
+	miner_drop_conn(m);
 	en1_release(m);
 	mhash_remove(dp, m);
 	TAILQ_REMOVE(&dp->miners, m, entry);
 	free(m);
+	dp->n_freed++;
 }
 
 /*
@@ -262,11 +306,7 @@ miner_close(struct miner *m, const char *why)
 		dp_events_flush(dp);	/* its shares before its end */
 	dp_event(dp, "miner_disconnected", m, pool_key(dp, m->pool), NULL,
 	    NULL, why, 0);
-	if (m->bev) {
-		bufferevent_free(m->bev);
-		m->bev = NULL;
-		dp->n_miners--;
-	}
+	miner_drop_conn(m);
 	miner_uncount(m);
 	if (m->worker[0] != '\0' && dp->cfg.reconnect_grace_seconds > 0 &&
 	    !dp->stopping) {
@@ -281,6 +321,22 @@ miner_close(struct miner *m, const char *why)
 	m->dead = true;
 	miner_set_state(m, M_GHOST);
 	m->ghost_until_ms = 0;
+}
+
+void
+miner_close_after_flush(struct miner *m, const char *why)
+{
+	if (m->bev == NULL || m->state == M_GHOST)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(m->bev)) == 0) {
+		miner_close(m, why);
+		return;
+	}
+	/* the write callback closes once the output is gone, the tick
+	 * if the miner does not read it */
+	m->close_why = why;
+	m->closing_until_ms = clock_mono_ms() + DP_CLOSE_FLUSH_MS;
+	miner_set_state(m, M_CLOSING);
 }
 
 static void
@@ -302,10 +358,11 @@ miner_write_cb(struct bufferevent *bev, void *arg)
 	struct miner *m = arg;
 
 	(void)bev;
-	/* client.reconnect was sent: close once it has left */
+	/* the last words (client.reconnect, errors) have left: close */
 	if (m->state == M_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(m->bev)) == 0)
-		miner_close(m, "reconnect requested");
+		miner_close(m, m->close_why ? m->close_why :
+		    "reconnect requested");
 }
 
 /* ---- work ----------------------------------------------------------- */
@@ -432,7 +489,7 @@ miner_send_job(struct miner *m, struct ujob *uj, bool clean)
 			    "miner", (json_int_t)m->id, "worker", m->worker,
 			    "pool", p->cfg.key, "kind", "reconnect");
 			send_notification(m, "client.reconnect", json_array());
-			miner_set_state(m, M_CLOSING);
+			miner_close_after_flush(m, "reconnect requested");
 			return;
 		}
 		dp->c.fallbacks[FB_SET_EXTRANONCE]++;
@@ -870,8 +927,9 @@ miner_adopt(struct miner *m, struct miner *g, bool take_en1)
 		en1_release(g);
 	else
 		en1_release(m);
+	/* m keeps the token it was given at this subscribe: the one the
+	 * firmware now holds, and one a thief of the old one cannot use */
 	m->id = g->id;
-	memcpy(m->session, g->session, sizeof(m->session));
 	if (take_en1) {
 		memcpy(m->en1, g->en1, g->en1_len);
 		m->en1_len = g->en1_len;
@@ -923,6 +981,29 @@ find_ghost(struct dp *dp, const char *session, const char *user)
 			return g;
 	}
 	return NULL;
+}
+
+/* The ghost a resume token named at subscribe, if it is still there and
+ * belongs to the worker now authorizing: a token alone proves nothing
+ * (it crossed the network in clear), so it only picks among the ghosts
+ * the worker could resume by name anyway. */
+static struct miner *
+token_ghost(struct miner *m)
+{
+	struct miner *g;
+	uint64_t id = m->resume_id;
+
+	m->resume_id = 0;
+	if (id == 0 || (g = miner_find(m->dp, id)) == NULL ||
+	    g->state != M_GHOST || g->dead)
+		return NULL;
+	if (strcmp(g->user, m->user) != 0) {
+		log_warn("miner_resume_refused", "{s:I,s:s,s:s,s:s}", "miner",
+		    (json_int_t)m->id, "address", m->addr, "user", m->user,
+		    "reason", "session id of another worker");
+		return NULL;
+	}
+	return g;
 }
 
 static int
@@ -1007,14 +1088,12 @@ m_subscribe(struct miner *m, struct stratum_msg *msg)
 		if (json_is_string(agent))
 			snprintf(m->agent, sizeof(m->agent), "%s",
 			    json_string_value(agent));
-		if (json_is_string(sess))
-			g = find_ghost(dp, json_string_value(sess), NULL);
-		if (g != NULL && g->en1_len == dp->en1_size) {
-			/* sizes are chosen anew: a miner sent away by the
-			 * reconnect fallback must now fit every pool */
-			m->en2_size = dp->en2_size;
-			miner_adopt(m, g, true);
-		} else if (!m->en1_set) {
+		/* A resume token is only remembered here: the session is
+		 * taken over at authorize, if the worker is the ghost's. */
+		if (json_is_string(sess) && m->user[0] == '\0' &&
+		    (g = find_ghost(dp, json_string_value(sess), NULL)) != NULL)
+			m->resume_id = g->id;
+		if (!m->en1_set) {
 			if (en1_assign(m) == -1) {
 				dp_count_limit(dp, LIM_MINERS, "extranonce1");
 				reply_error(m, msg->id, STRATUM_ERR_OTHER,
@@ -1078,7 +1157,10 @@ m_authorize(struct miner *m, struct stratum_msg *msg)
 	dot = strchr(user, '.');
 	snprintf(m->worker, sizeof(m->worker), "%s", dot && dot[1] ?
 	    dot + 1 : user);
-	if ((g = find_ghost(dp, NULL, m->user)) != NULL)
+	/* the ghost the token named, else any of this user's (a
+	 * power-cycled ASIC rarely sends its session id) */
+	if ((g = token_ghost(m)) != NULL ||
+	    (g = find_ghost(dp, NULL, m->user)) != NULL)
 		miner_adopt(m, g, g->en1_len == m->en1_len &&
 		    m->state == M_CONNECTED);
 	reply_result(m, msg->id, json_true());
@@ -1142,15 +1224,24 @@ miner_read_cb(struct bufferevent *bev, void *arg)
 	char reason[128], text[160];
 	size_t i;
 
-	while (m->bev != NULL && m->state != M_CLOSING) {
+	while (m->bev != NULL) {
+		if (m->state == M_CLOSING) {
+			/* only our last words matter now; what it still
+			 * sends is dropped, not kept */
+			evbuffer_drain(in, evbuffer_get_length(in));
+			return;
+		}
 		switch (stratum_read(in, dp->cfg.max_line, &msg, reason,
 		    sizeof(reason))) {
 		case STRATUM_READ_AGAIN:
 			return;
 		case STRATUM_READ_OVERFLOW:
 			dp_count_limit(dp, LIM_LINE, m->addr);
-			miner_close(m, "line too long");
-			return;
+			snprintf(text, sizeof(text), "Line too long (over %zu "
+			    "bytes)", dp->cfg.max_line);
+			reply_error(m, json_null(), STRATUM_ERR_OTHER, text);
+			miner_close_after_flush(m, "line too long");
+			continue;
 		case STRATUM_READ_BAD:
 			snprintf(text, sizeof(text), "Malformed message: %s",
 			    reason);
@@ -1160,8 +1251,7 @@ miner_read_cb(struct bufferevent *bev, void *arg)
 			reply_error(m, json_null(), STRATUM_ERR_OTHER, text);
 			if (++m->garbage >= DP_GARBAGE_RESET) {
 				dp_count_limit(dp, LIM_GARBAGE, m->addr);
-				miner_close(m, "repeated garbage");
-				return;
+				miner_close_after_flush(m, "repeated garbage");
 			}
 			continue;
 		case STRATUM_READ_MSG:
@@ -1217,6 +1307,21 @@ miner_tick(struct miner *m, uint64_t now_ms)
 				    (json_int_t)m->id, "worker", m->worker);
 			miner_free(m);
 		}
+		return;
+	}
+	if (m->state == M_CLOSING) {
+		if (now_ms >= m->closing_until_ms)
+			miner_close(m, m->close_why ? m->close_why :
+			    "reconnect requested");
+		return;
+	}
+	/* a connection that never gets to work holds a max_miners place
+	 * for nothing */
+	if (m->state != M_AUTHORIZED && dp->cfg.handshake_timeout_seconds > 0 &&
+	    now_ms - m->accepted_ms >=
+	    (uint64_t)dp->cfg.handshake_timeout_seconds * 1000) {
+		dp_count_limit(dp, LIM_HANDSHAKE, m->addr);
+		miner_close(m, "no subscribe and authorize in time");
 		return;
 	}
 	/* hashrate: accepted difficulty per second, averaged over about a

@@ -213,6 +213,9 @@ def _(env):
     rss0 = rss_kb(dp.proc.popen.pid)
     h = StratumClient(dp.port)
     h.send_raw(b'{"id":1,"method":"' + b"x" * 200000)
+    line = h.read_line(timeout=5)
+    assert line is not None and b"Line too long" in line, \
+        "huge line: no error answer before the close: %r" % line
     assert h.read_line(timeout=5) is None, "huge line must close"
     # a flood of garbage closes after a few lines; memory stays bounded
     for _ in range(20):

@@ -100,6 +100,8 @@ START_TEST(v2_config_loads)
 	ck_assert_uint_eq(cfg.extranonce2_size, 4);
 	ck_assert_uint_eq(cfg.upstream_sessions, 1);
 	ck_assert_uint_eq(cfg.max_miners, 10000);
+	ck_assert_uint_eq(cfg.max_per_address, 1000);
+	ck_assert_uint_eq(cfg.handshake_timeout_seconds, 30);
 	ck_assert_uint_eq(cfg.max_line, 4096);
 	ck_assert_uint_eq(cfg.max_outq, 256 * 1024);
 	ck_assert_uint_eq(cfg.jobs_kept, 64);
@@ -543,6 +545,11 @@ START_TEST(to_json_masks)
 	    "B")), 30.5);
 	ck_assert_str_eq(json_string_value(json_object_get(
 	    json_object_get(j, "upstream"), "mode")), "aggregate");
+	/* the hardening limits are part of the dump */
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	    json_object_get(j, "limits"), "max_per_address")), 1000);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	    json_object_get(j, "limits"), "handshake_timeout_seconds")), 30);
 	json_decref(j);
 	/* an empty secret stays empty: "***" would suggest one is set */
 	cfg.http_token[0] = '\0';
