@@ -29,6 +29,11 @@ def add(ap):
                     help="seconds a wave's miners submit before leaving (2)")
     ap.add_argument("--sample", type=float, default=2.0,
                     help="RSS sample period in seconds (2)")
+    ap.add_argument("--mode", default="per_miner",
+                    choices=("per_miner", "aggregate"),
+                    help="upstream.mode of the dataplane (per_miner)")
+    ap.add_argument("--grace", type=int, default=None,
+                    help="limits.reconnect_grace_seconds (the default, 60)")
     ap.add_argument("--max-slope", type=float, default=256.0,
                     help="fail above this second-half RSS slope, KiB/min (256)")
 
@@ -43,15 +48,18 @@ def main():
     waves = conns_ok = lg_fail = sm_fail = status_fail = 0
     accepted = rejected = 0
     sampler = None
+    held = {}
     t0 = time.monotonic()
     try:
         _, pa = env.simpool("--name", "A", "--difficulty", "1e-10",
                             "--log-level", "warn", stats=False)
         _, pb = env.simpool("--name", "B", "--difficulty", "1e-10",
                             "--log-level", "warn", stats=False)
-        dp = Dataplane(env, {"A": pa, "B": pb}, extra={
-            "limits": {"max_miners": a.conns * 4 + 200},
-            "logging": {"json": True, "level": "warn"}})
+        limits = {"max_miners": a.conns * 4 + 200}
+        if a.grace is not None:
+            limits["reconnect_grace_seconds"] = a.grace
+        dp = Dataplane(env, {"A": pa, "B": pb}, mode=a.mode, extra={
+            "limits": limits, "logging": {"json": True, "level": "warn"}})
         cp = Controlplane(env, dp)
         sampler = soaklib.RssSampler({"dataplane": lambda: dp.proc.popen.pid,
                                       "controlplane": lambda: cp.proc.popen.pid},
@@ -97,8 +105,13 @@ def main():
             except Exception:
                 status_fail += 1
             waves += 1
-        # let the last wave's sessions and ghosts go before the end sample
+        # let the last wave's sessions go before the end sample
         time.sleep(min(5.0, a.sample * 2))
+        # what the dataplane still holds: sessions in their reconnect grace
+        # are listed with connected false
+        listed = dp.state().get("miners", [])
+        held = {"listed": len(listed),
+                "connected": sum(1 for x in listed if x.get("connected"))}
     finally:
         if sampler:
             sampler.stop()
@@ -110,7 +123,8 @@ def main():
               "loadgen_ready": conns_ok, "loadgen_accepted": accepted,
               "loadgen_rejected": rejected,
               "loadgen_failed_runs": lg_fail, "simminer_failed_runs": sm_fail,
-              "status_failures": status_fail}
+              "status_failures": status_fail, "mode": a.mode,
+              "dataplane_miners_at_end": held}
     for name in ("dataplane", "controlplane"):
         result[name + "_rss"] = sampler.summary(name) if sampler else {}
     if lg_fail or sm_fail or status_fail:
