@@ -66,11 +66,18 @@
   // table under a click lost the click (and a test's element reference).
   // make(item) builds a row once; update(tr, item, i) refreshes it.
   function syncRows(body, items, keyOf, make, update) {
+    const keys = items.map(function (it) { return String(keyOf(it)); });
+    const wanted = new Set(keys);
     const old = new Map();
-    Array.from(body.rows).forEach(function (tr) { old.set(tr.dataset.key, tr); });
+    // gone rows first, so that the rows kept need no moving: moving a row
+    // takes the focus from a pool list open in it
+    Array.from(body.rows).forEach(function (tr) {
+      if (wanted.has(tr.dataset.key)) old.set(tr.dataset.key, tr);
+      else tr.remove();
+    });
     let prev = null;
     items.forEach(function (it, i) {
-      const k = String(keyOf(it));
+      const k = keys[i];
       let tr = old.get(k);
       if (tr) old.delete(k);
       else { tr = make(it); tr.dataset.key = k; }
@@ -79,7 +86,6 @@
       if (want !== tr) body.insertBefore(tr, want);
       prev = tr;
     });
-    old.forEach(function (tr) { tr.remove(); });
   }
 
   function setMsg(id, text, ok) {
