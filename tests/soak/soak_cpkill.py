@@ -81,7 +81,7 @@ def main():
         max_kills = int(a.minutes * 60 / a.every) + 1
         next_kill = time.monotonic() + a.every
         while kills < max_kills:
-            time.sleep(max(0.0, next_kill - time.monotonic()))
+            time.sleep(max(0.0, min(next_kill, end) - time.monotonic()))
             if time.monotonic() >= end:
                 break
             next_kill += a.every
