@@ -34,6 +34,8 @@ def add(ap):
                     help="upstream.mode of the dataplane (per_miner)")
     ap.add_argument("--grace", type=int, default=None,
                     help="limits.reconnect_grace_seconds (the default, 60)")
+    ap.add_argument("--jobs-kept", type=int, default=8,
+                    help="limits.jobs_kept (8): see soaklib.WARMUP")
     ap.add_argument("--max-slope", type=float, default=256.0,
                     help="fail above this second-half RSS slope, KiB/min (256)")
 
@@ -52,10 +54,10 @@ def main():
     t0 = time.monotonic()
     try:
         _, pa = env.simpool("--name", "A", "--difficulty", "1e-10",
-                            "--log-level", "warn", stats=False)
+                            "--job-interval", "2", "--log-level", "warn", stats=False)
         _, pb = env.simpool("--name", "B", "--difficulty", "1e-10",
-                            "--log-level", "warn", stats=False)
-        limits = {"max_miners": a.conns * 4 + 200}
+                            "--job-interval", "2", "--log-level", "warn", stats=False)
+        limits = {"max_miners": a.conns * 4 + 200, "jobs_kept": a.jobs_kept}
         if a.grace is not None:
             limits["reconnect_grace_seconds"] = a.grace
         dp = Dataplane(env, {"A": pa, "B": pb}, mode=a.mode, extra={

@@ -29,6 +29,8 @@ def add(ap):
                     help="shares/s per miner (0.2)")
     ap.add_argument("--every", type=float, default=10.0,
                     help="seconds between kills (10)")
+    ap.add_argument("--jobs-kept", type=int, default=8,
+                    help="limits.jobs_kept (8): see soaklib.WARMUP")
     ap.add_argument("--max-slope", type=float, default=256.0,
                     help="fail above this dataplane RSS slope, KiB/min (256)")
 
@@ -49,11 +51,12 @@ def main():
     t0 = time.monotonic()
     try:
         pa_proc, pa = env.simpool("--name", "A", "--difficulty", "1e-6",
-                                  "--log-level", "warn")
+                                  "--job-interval", "2", "--log-level", "warn")
         pb_proc, pb = env.simpool("--name", "B", "--difficulty", "1e-6",
-                                  "--log-level", "warn")
+                                  "--job-interval", "2", "--log-level", "warn")
         dp = Dataplane(env, {"A": pa, "B": pb}, extra={
-            "limits": {"max_miners": a.miners + 100}})
+            "limits": {"max_miners": a.miners + 100,
+                       "jobs_kept": a.jobs_kept}})
         cp = Controlplane(env, dp)
 
         def status():
