@@ -46,6 +46,48 @@
 
   function colorOf(i) { return COLORS[i % COLORS.length]; }
 
+  // Writes only what changed: a poll that rewrote every cell would restart
+  // a text selection and make the browser relayout the whole table.
+  function setText(node, text) {
+    text = String(text);
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function setTitle(node, title) {
+    if (title === null || title === undefined) {
+      if (node.hasAttribute('title')) node.removeAttribute('title');
+    } else if (node.title !== title) {
+      node.title = title;
+    }
+  }
+
+  // Table rows keyed by id and updated in place.  A row, its cells and its
+  // buttons live as long as the thing they show: a poll that rebuilt the
+  // table under a click lost the click (and a test's element reference).
+  // make(item) builds a row once; update(tr, item, i) refreshes it.
+  function syncRows(body, items, keyOf, make, update) {
+    const keys = items.map(function (it) { return String(keyOf(it)); });
+    const wanted = new Set(keys);
+    const old = new Map();
+    // gone rows first, so that the rows kept need no moving: moving a row
+    // takes the focus from a pool list open in it
+    Array.from(body.rows).forEach(function (tr) {
+      if (wanted.has(tr.dataset.key)) old.set(tr.dataset.key, tr);
+      else tr.remove();
+    });
+    let prev = null;
+    items.forEach(function (it, i) {
+      const k = keys[i];
+      let tr = old.get(k);
+      if (tr) old.delete(k);
+      else { tr = make(it); tr.dataset.key = k; }
+      update(tr, it, i);
+      const want = prev ? prev.nextSibling : body.firstChild;
+      if (want !== tr) body.insertBefore(tr, want);
+      prev = tr;
+    });
+  }
+
   function setMsg(id, text, ok) {
     const m = $(id);
     m.textContent = text || '';
@@ -141,16 +183,6 @@
 
   // ---- pools -------------------------------------------------------------
 
-  function shareCell(target, actual) {
-    const fill = el('div', { class: 'fill' });
-    fill.style.width = Math.max(0, Math.min(100, actual * 100)) + '%';
-    const mark = el('div', { class: 'target', title: 'target' });
-    mark.style.left = 'calc(' + Math.max(0, Math.min(100, target * 100)) + '% - 1px)';
-    return el('td', { class: 'share' },
-      el('div', { class: 'bar' }, fill, mark),
-      el('div', { class: 'share-text', text: fmtPct(target) + ' target · ' + fmtPct(actual) + ' actual' }));
-  }
-
   // "duplicate 3, stale 1": the pool's rejects on one side, for a tooltip.
   function rejectReasons(p, where) {
     const parts = (p.rejected_by_reason || []).filter(function (r) {
@@ -159,34 +191,60 @@
     return parts.length ? parts.join(', ') : null;
   }
 
+  function makePoolRow() {
+    const c = {};
+    c.swatch = el('span', { class: 'swatch' });
+    c.key = el('strong');
+    c.name = el('span', { class: 'muted' });
+    c.state = el('span', { class: 'badge' });
+    c.miners = el('td', { class: 'num' });
+    c.weight = el('td', { class: 'num' });
+    c.fill = el('div', { class: 'fill' });
+    c.mark = el('div', { class: 'target', title: 'target' });
+    c.shareText = el('div', { class: 'share-text' });
+    c.accepted = el('td', { class: 'num' });
+    c.rejLocal = el('td', { class: 'num rej-local' });
+    c.rejPool = el('td', { class: 'num rej-pool' });
+    c.accDiff = el('td', { class: 'num' });
+    c.diff = el('td', { class: 'num' });
+    const tr = el('tr', null,
+      el('td', null, c.swatch, c.key, ' ', c.name),
+      el('td', null, c.state),
+      c.miners, c.weight,
+      el('td', { class: 'share' }, el('div', { class: 'bar' }, c.fill, c.mark), c.shareText),
+      c.accepted, c.rejLocal, c.rejPool, c.accDiff, c.diff);
+    tr.cellsByName = c;
+    return tr;
+  }
+
+  function updatePoolRow(tr, p, i) {
+    const c = tr.cellsByName;
+    const st = p.state || {};
+    const up = !!st.up;
+    const target = p.target_share || 0, actual = p.actual_share || 0;
+    if (c.swatch.style.background !== colorOf(i)) c.swatch.style.background = colorOf(i);
+    setText(c.key, st.key);
+    setText(c.name, st.name && st.name !== st.key ? st.name : '');
+    setText(c.state, !st.enabled ? 'disabled' : (up ? 'up' : 'down'));
+    const cls = 'badge ' + (up ? 'up' : 'down');
+    if (c.state.className !== cls) c.state.className = cls;
+    setText(c.miners, fmtInt(st.miners_assigned));
+    setText(c.weight, fmtDiff(p.weight));
+    c.fill.style.width = Math.max(0, Math.min(100, actual * 100)) + '%';
+    c.mark.style.left = 'calc(' + Math.max(0, Math.min(100, target * 100)) + '% - 1px)';
+    setText(c.shareText, fmtPct(target) + ' target · ' + fmtPct(actual) + ' actual');
+    setText(c.accepted, fmtInt(p.accepted));
+    setText(c.rejLocal, fmtInt(p.rejected_local));
+    setTitle(c.rejLocal, rejectReasons(p, 'local'));
+    setText(c.rejPool, fmtInt(p.rejected_pool));
+    setTitle(c.rejPool, rejectReasons(p, 'pool'));
+    setText(c.accDiff, fmtDiff(p.accepted_difficulty));
+    setText(c.diff, up ? fmtDiff(st.difficulty) : '–');
+  }
+
   function renderPools() {
-    const body = $('pools').tBodies[0];
-    const rows = [];
-    status.pools.forEach(function (p, i) {
-      const st = p.state || {};
-      const up = !!st.up;
-      const sw = el('span', { class: 'swatch' });
-      sw.style.background = colorOf(i);
-      const label = el('td', null, sw,
-        el('strong', { text: st.key }), ' ',
-        el('span', { class: 'muted', text: st.name && st.name !== st.key ? st.name : '' }));
-      const state = el('span', { class: 'badge ' + (up ? 'up' : 'down'),
-        text: !st.enabled ? 'disabled' : (up ? 'up' : 'down') });
-      rows.push(el('tr', null,
-        label,
-        el('td', null, state),
-        el('td', { class: 'num', text: fmtInt(st.miners_assigned) }),
-        el('td', { class: 'num', text: fmtDiff(p.weight) }),
-        shareCell(p.target_share || 0, p.actual_share || 0),
-        el('td', { class: 'num', text: fmtInt(p.accepted) }),
-        el('td', { class: 'num rej-local', text: fmtInt(p.rejected_local),
-          title: rejectReasons(p, 'local') }),
-        el('td', { class: 'num rej-pool', text: fmtInt(p.rejected_pool),
-          title: rejectReasons(p, 'pool') }),
-        el('td', { class: 'num', text: fmtDiff(p.accepted_difficulty) }),
-        el('td', { class: 'num', text: up ? fmtDiff(st.difficulty) : '–' })));
-    });
-    body.replaceChildren.apply(body, rows);
+    syncRows($('pools').tBodies[0], status.pools,
+      function (p) { return p.state.key; }, makePoolRow, updatePoolRow);
   }
 
   // ---- chart -------------------------------------------------------------
@@ -326,54 +384,90 @@
     }
   }
 
-  function pinCell(m) {
-    const pinned = pinOf(m.worker);
-    if (pinned !== null) {
-      const b = el('button', { type: 'button', class: 'secondary', text: 'Unpin' });
-      b.addEventListener('click', function () { pin(m.worker, null); });
-      return el('td', null, el('span', { class: 'badge pin', text: 'pinned ' + pinned }), ' ', b);
-    }
-    const sel = el('select', { 'aria-label': 'pool' });
-    status.pools.forEach(function (p) {
-      sel.appendChild(el('option', { value: p.state.key, text: p.state.key }));
+  // One button per row for the row's life: it reads "Unpin" or "Pin" and
+  // acts on what the row showed when it was clicked.
+  function makeMinerRow() {
+    const c = {};
+    c.workerText = document.createTextNode('');
+    c.reconnecting = el('span', { class: 'muted' });
+    c.worker = el('td', { class: 'worker' }, c.workerText, c.reconnecting);
+    c.address = el('td');
+    c.pool = el('td');
+    c.diff = el('td', { class: 'num' });
+    c.hashrate = el('td', { class: 'num' });
+    c.accepted = el('td', { class: 'num' });
+    c.rejLocal = el('td', { class: 'num rej-local' });
+    c.rejPool = el('td', { class: 'num rej-pool' });
+    c.last = el('td');
+    c.badge = el('span', { class: 'badge pin' });
+    c.select = el('select', { 'aria-label': 'pool' });
+    c.button = el('button', { type: 'button', class: 'secondary' });
+    c.pin = el('td', null, c.select, ' ', c.button);
+    const tr = el('tr', null, c.worker, c.address, c.pool, c.diff, c.hashrate,
+      c.accepted, c.rejLocal, c.rejPool, c.last, c.pin);
+    tr.cellsByName = c;
+    c.button.addEventListener('click', function () {
+      if (tr.pinned !== null) pin(tr.worker, null);
+      else pin(tr.worker, c.select.value);
     });
-    const b = el('button', { type: 'button', class: 'secondary', text: 'Pin' });
-    b.addEventListener('click', function () { pin(m.worker, sel.value); });
-    return el('td', null, sel, ' ', b);
+    return tr;
+  }
+
+  function updatePinCell(tr, c) {
+    const pinned = pinOf(tr.worker);
+    tr.pinned = pinned;
+    setText(c.button, pinned !== null ? 'Unpin' : 'Pin');
+    if (pinned !== null) {
+      setText(c.badge, 'pinned ' + pinned);
+      if (c.badge.parentNode !== c.pin) c.pin.insertBefore(c.badge, c.pin.firstChild);
+      if (c.select.parentNode === c.pin) c.select.remove();
+      return;
+    }
+    if (c.badge.parentNode === c.pin) c.badge.remove();
+    if (c.select.parentNode !== c.pin) c.pin.insertBefore(c.select, c.pin.firstChild);
+    // the options change only with the pools, and never under an open list
+    const keys = status.pools.map(function (p) { return p.state.key; });
+    const joined = keys.join('\u0000');
+    if (c.select.optionKeys !== joined && document.activeElement !== c.select) {
+      const chosen = c.select.value;
+      c.select.replaceChildren.apply(c.select, keys.map(function (k) {
+        return el('option', { value: k, text: k });
+      }));
+      if (keys.indexOf(chosen) >= 0) c.select.value = chosen;
+      c.select.optionKeys = joined;
+    }
+  }
+
+  function updateMinerRow(tr, m) {
+    const c = tr.cellsByName;
+    let acc = 0, rejLocal = 0, rejPool = 0;
+    (m.work || []).forEach(function (w) {
+      acc += w.accepted || 0;
+      rejLocal += w.rejected_local || 0;
+      rejPool += w.rejected_pool || 0;
+    });
+    tr.worker = m.worker;
+    setTitle(c.worker, m.worker);
+    if (c.workerText.data !== (m.worker || '(none)')) c.workerText.data = m.worker || '(none)';
+    setText(c.reconnecting, m.connected ? '' : ' (reconnecting)');
+    setText(c.address, m.address);
+    setText(c.pool, m.pool || '–');
+    setText(c.diff, fmtDiff(m.difficulty));
+    setText(c.hashrate, fmtHash(m.hashrate));
+    setText(c.accepted, fmtInt(acc));
+    setText(c.rejLocal, fmtInt(rejLocal));
+    setText(c.rejPool, fmtInt(rejPool));
+    setText(c.last, ago(m.last_share_ms));
+    updatePinCell(tr, c);
   }
 
   function renderMiners() {
-    const table = $('miners');
-    // do not pull a pool list out from under the user's finger
-    const active = document.activeElement;
-    if (active && active.tagName === 'SELECT' && table.contains(active)) return;
     const miners = (status.miners || []).slice().sort(function (a, b) {
       return a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.id - b.id;
     });
-    const rows = miners.map(function (m) {
-      let acc = 0, rejLocal = 0, rejPool = 0;
-      (m.work || []).forEach(function (w) {
-        acc += w.accepted || 0;
-        rejLocal += w.rejected_local || 0;
-        rejPool += w.rejected_pool || 0;
-      });
-      const worker = el('td', { class: 'worker', title: m.worker, text: m.worker || '(none)' });
-      if (!m.connected) worker.appendChild(el('span', { class: 'muted', text: ' (reconnecting)' }));
-      return el('tr', null,
-        worker,
-        el('td', { text: m.address }),
-        el('td', { text: m.pool || '–' }),
-        el('td', { class: 'num', text: fmtDiff(m.difficulty) }),
-        el('td', { class: 'num', text: fmtHash(m.hashrate) }),
-        el('td', { class: 'num', text: fmtInt(acc) }),
-        el('td', { class: 'num rej-local', text: fmtInt(rejLocal) }),
-        el('td', { class: 'num rej-pool', text: fmtInt(rejPool) }),
-        el('td', { text: ago(m.last_share_ms) }),
-        pinCell(m));
-    });
-    const body = table.tBodies[0];
-    body.replaceChildren.apply(body, rows);
-    $('miners-empty').classList.toggle('hidden', rows.length > 0);
+    syncRows($('miners').tBodies[0], miners,
+      function (m) { return m.id; }, makeMinerRow, updateMinerRow);
+    $('miners-empty').classList.toggle('hidden', miners.length > 0);
   }
 
   // ---- configuration -----------------------------------------------------
@@ -487,6 +581,7 @@
   }
 
   let timer = null;
+  let refreshes = 0;
 
   async function poll(once) {
     if (timer !== null && !once) timer = null;
@@ -502,6 +597,9 @@
       renderMiners();
       renderHeader();
       drawChart();
+      // how many polls the page has drawn: lets a test wait for a refresh
+      // instead of sleeping
+      document.body.dataset.refreshes = String(++refreshes);
     } catch (e) {
       showError('Cannot reach the controlplane: ' + e.message);
       const conn = $('conn');

@@ -5,7 +5,8 @@ script never builds markup from data.  With chromium and chromium-driver
 installed (Debian packages), a headless browser loads the page against a
 live run (simpools, the real dataplane, simminers, one of them named
 <img src=x onerror=alert(1)>), sees both pools and the miners, shows the
-hostile name as text, shows DPMP's own rejects apart from the pools', and
+hostile name as text, shows DPMP's own rejects apart from the pools', keeps
+table rows and their buttons as the same elements across refreshes, and
 changes the weights through the form."""
 
 import json
@@ -41,6 +42,8 @@ def config(env, pa=3334, pb=3333):
         "scheduler": {"poolA_weight": 70, "poolB_weight": 30, "slice_seconds": 5,
                       "min_switch_seconds": 2, "window_seconds": 60},
         "logging": {"level": "info"},
+        # a stopped miner leaves the table within seconds, not a minute
+        "limits": {"reconnect_grace_seconds": 2},
     }
 
 
@@ -170,11 +173,14 @@ def _(env):
     wd = WebDriver(env)
     try:
         wd.go(base + "/")
-        rows = wait_for(lambda: wd.js(
-            "return Array.from(document.querySelectorAll('#miners tbody tr'))"
-            ".map(r => r.cells[0].textContent)") if wd.js(
-            "return document.querySelectorAll('#miners tbody tr').length") == 3 else None,
-            20, what="three miner rows")
+        def worker_names():
+            return wd.js("return Array.from(document.querySelectorAll('#miners tbody tr'))"
+                         ".map(r => r.cells[0].textContent)")
+
+        def refreshes():
+            return int(wd.js("return document.body.dataset.refreshes || '0'"))
+        rows = wait_for(lambda: (lambda r: r if len(r) == 3 else None)(worker_names()),
+                        20, what="three miner rows")
         assert EVIL + "0" in [r.replace(" (reconnecting)", "") for r in rows], rows
         pools = wd.js("return Array.from(document.querySelectorAll('#pools tbody tr'))"
                       ".map(r => r.cells[0].textContent)")
@@ -205,6 +211,32 @@ def _(env):
                      ".map(c => c.title)")
         assert any(t.startswith("duplicate ") for t in tips), tips
 
+        # rows are updated in place: the first miner row, its button and a
+        # cell are the same DOM elements two polls later, while a new miner's
+        # row comes and goes around them
+        key = wd.js("const tr = document.querySelector('#miners tbody tr');"
+                    "tr.dpmpMark = 'row'; tr.cells[5].dpmpMark = 'cell';"
+                    "tr.querySelector('button').dpmpMark = 'button';"
+                    "return tr.dataset.key")
+        button = wd.find("#miners tbody tr button")
+        n = refreshes()
+        late = env.simminer(cfg["listen"]["port"], "--miners", "1", "--rate", "5",
+                            "--worker-prefix", "late")
+        wait_for(lambda: refreshes() >= n + 2 and len(worker_names()) == 4, 20,
+                 what="two refreshes and a fourth miner row")
+        marks = wd.js("const tr = document.querySelector('#miners tbody tr');"
+                      "return [tr.dataset.key, tr.dpmpMark, tr.cells[5].dpmpMark,"
+                      " tr.querySelector('button').dpmpMark]")
+        assert marks == [key, "row", "cell", "button"], marks
+        # the WebDriver reference taken before the refreshes is not stale
+        assert wd.s("GET", "/element/%s/name" % button).lower() == "button"
+        assert any(w.startswith("late") for w in worker_names()), worker_names()
+        late.stop()
+        wait_for(lambda: len(worker_names()) == 3, 20, what="the stopped miner's row removed")
+        assert wd.js("return document.querySelector('#miners tbody tr button').dpmpMark") \
+            == "button"
+        assert wd.js("return document.querySelectorAll('#pools tbody tr').length") == 2
+
         # weights through the form; the page asks for the token
         for key, v in (("A", "40"), ("B", "60")):
             el = wd.find("#weights-fields input[name='%s']" % key)
@@ -220,7 +252,7 @@ def _(env):
                        10, what="confirmation")
         assert "A=40" in msg, msg
         # the token is kept for the tab: a pin needs no second prompt
-        wd.s("POST", "/element/%s/click" % wd.find("#miners tbody tr button"))
+        wd.s("POST", "/element/%s/click" % button)
         wait_for(lambda: status()["pins"], 10, what="pin")
         assert wd.alert_text() is None
         badge = wait_for(lambda: wd.js(

@@ -424,7 +424,7 @@ http(int port, const char *method, const char *path, const char *auth,
 		close(fd);
 		return -1;
 	}
-	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: test\r\n"
+	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Connection: close\r\n%s%s%sContent-Length: %zu\r\n\r\n", method,
 	    path, auth ? "Authorization: " : "", auth ? auth : "",
 	    auth ? "\r\n" : "", reqbody ? strlen(reqbody) : 0);
