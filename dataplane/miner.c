@@ -1161,8 +1161,9 @@ m_authorize(struct miner *m, struct stratum_msg *msg)
 	 * power-cycled ASIC rarely sends its session id) */
 	if ((g = token_ghost(m)) != NULL ||
 	    (g = find_ghost(dp, NULL, m->user)) != NULL)
-		miner_adopt(m, g, g->en1_len == m->en1_len &&
-		    m->state == M_CONNECTED);
+		/* not subscribed yet: the ghost's en1 can still be its own */
+		miner_adopt(m, g, m->state == M_CONNECTED && !m->en1_set &&
+		    g->en1_len == dp->en1_size);
 	reply_result(m, msg->id, json_true());
 	log_info("miner_authorized", "{s:I,s:s,s:s,s:s}", "miner",
 	    (json_int_t)m->id, "worker", m->worker, "user", m->user, "agent",

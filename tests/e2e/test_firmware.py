@@ -121,6 +121,12 @@ def miner_id(dp, worker):
     raise KeyError(worker)
 
 
+def gone(dp):
+    wait_for(lambda: not [m for m in dp.state()["miners"]
+                          if m.get("connected")], timeout=5,
+             what="disconnect seen")
+
+
 @t.check("the same pool job sent again (switch back, resume with the "
          "session id) is always new work, byte for byte")
 def _(env):
@@ -147,17 +153,29 @@ def _(env):
             next_notify(c)
             dp.ipc("assign", pool_job_a, mid)
             seen.append(work_of(en1, next_notify(c)))
-        # resume: a power-cycled cgminer comes back with its session id
+        # resume: a power-cycled cgminer comes back with its session id.
+        # The session is taken over at authorize, once the worker proves
+        # it is the ghost's (docs/OPERATIONS.md, limits.reconnect_grace_seconds), so the en1 of
+        # the subscribe answer may be a fresh one: new work either way.
         c.close()
-        wait_for(lambda: not [m for m in dp.state()["miners"]
-                              if m.get("connected")], timeout=5,
-                 what="disconnect seen")
+        gone(dp)
         c = StratumClient(dp.port)
+        sub = c.call("mining.subscribe", ["cgminer/4.11.1", session])
+        session, en1 = sub["result"][0][0][1], sub["result"][1]
+        assert c.call("mining.authorize", ["wallet.rig1", "x"])["result"]
+        assert miner_id(dp, "rig1") == mid, "not resumed"
+        seen.append(work_of(en1, next_notify(c)))
+        # a firmware that authorizes first keeps its en1 too: then only
+        # the work number makes the pool job new work
+        c.close()
+        gone(dp)
+        c = StratumClient(dp.port)
+        assert c.call("mining.authorize", ["wallet.rig1", "x"])["result"]
         sub = c.call("mining.subscribe", ["cgminer/4.11.1", session])
         en1_again = sub["result"][1]
         assert en1_again == en1, "not resumed: en1 %s, was %s" % (
             en1_again, en1)
-        assert c.call("mining.authorize", ["wallet.rig1", "x"])["result"]
+        assert miner_id(dp, "rig1") == mid, "not resumed"
         seen.append(work_of(en1_again, next_notify(c)))
         c.close()
         for p in (a, b):
